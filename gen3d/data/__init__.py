@@ -1,0 +1,1 @@
+"""Datasets: QM9, PDB fragments, MD trajectories turned into tensors and batches."""

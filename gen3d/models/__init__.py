@@ -1,0 +1,1 @@
+"""Networks and losses of each generative method (no file I/O)."""
