@@ -67,13 +67,16 @@ class Symphony(nn.Module):
         self.radial_head = mlp([s + E + H, H, K * (R + 1)])
         self.low_irreps = o3.Irreps([(K, ir) for _, ir in hidden if ir in (o3.Irrep("0e"), o3.Irrep("1o"), o3.Irrep("2e"))])
         self.focus_tp = o3.FullyConnectedTensorProduct(hidden, f"{E}x0e", self.low_irreps)
-        self.register_buffer("radii", torch.linspace(c.min_radius, c.max_radius, R))
+        # Grids are derived from the config, so they are not stored in checkpoints.
+        self.register_buffer("radii", torch.linspace(c.min_radius, c.max_radius, R), persistent=False)
         grid = fibonacci_sphere(c.sphere_points)
-        self.register_buffer("grid", grid)
-        self.register_buffer("grid_sh", sh(L, grid))
-        self.register_buffer("l_index", torch.cat([torch.full((2 * l + 1,), l) for l in range(L + 1)]))
+        self.register_buffer("grid", grid, persistent=False)
+        self.register_buffer("grid_sh", sh(L, grid), persistent=False)
+        self.register_buffer("l_index", torch.cat([torch.full((2 * l + 1,), l) for l in range(L + 1)]), persistent=False)
+        trapezoid = torch.ones(R)
+        trapezoid[[0, -1]] = 0.5
         dr = (c.max_radius - c.min_radius) / (R - 1)
-        self.register_buffer("log_radial_cell", torch.log(self.radii**2 * dr))
+        self.register_buffer("log_radial_cell", torch.log(self.radii**2 * dr * trapezoid), persistent=False)
         self.log_sphere_cell = math.log(4 * math.pi / c.sphere_points)
         self.register_buffer("first_element_logits", torch.zeros(E))
 
@@ -123,13 +126,6 @@ class Symphony(nn.Module):
         return PositionDistribution(radial[:, :, 0], radial[:, :, 1:], angular)
 
     # ----------------------------------------------------------------- densities
-    def component_log_normalisers(self, dist: PositionDistribution, temperature: float = 1.0):
-        """Log-normalised mixture weights ``(B, K)``, radial log-masses ``(B, K, R)``, sphere logits ``(B, K, S)``."""
-        mix = (dist.mix / temperature).log_softmax(-1)
-        radial = (dist.radial / temperature + self.log_radial_cell).log_softmax(-1)
-        sphere = (dist.angular @ self.grid_sh.T) / temperature
-        return mix, radial, sphere
-
     def log_density(self, dist: PositionDistribution, rel: torch.Tensor) -> torch.Tensor:
         """Log-density (Å^-3) of offsets ``rel`` ``(B, T, 3)`` from the focus: ``(B, T)``."""
         c = self.config

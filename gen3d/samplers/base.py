@@ -1,0 +1,92 @@
+"""The contract every generative method implements, its conditions, and the model registry.
+
+A :class:`Sampler` turns a trained model into a stream of structures:
+``sample(num, *, seed, batch_size, device, condition=None) -> Iterator[Structure]``.
+It is deterministic for a given seed, batch size and device, works in batches, and yields each
+structure as soon as it is finished so callers can write it to disk straight away.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+import torch
+
+from gen3d.structures import Molecule, Protein, Trajectory
+
+Structure = Union[Molecule, Protein, Trajectory]
+
+
+@dataclass(frozen=True)
+class StartFragment:
+    """Grow every sample from this partial molecule (positions in Å)."""
+
+    molecule: Molecule
+
+
+@dataclass(frozen=True)
+class Length:
+    """Number of residues (proteins) or atoms to generate."""
+
+    value: int
+
+
+@dataclass(frozen=True)
+class StartFrame:
+    """Start a dynamics jump from this structure."""
+
+    structure: Protein | Molecule
+
+
+@dataclass(frozen=True)
+class SymmetryBreaking:
+    """A symmetry-breaking object for a symmetric input (point group and its set elements)."""
+
+    group: str
+    elements: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+
+
+Condition = Union[StartFragment, Length, StartFrame, SymmetryBreaking]
+
+
+class ConditionError(ValueError):
+    """A condition the sampler does not support or cannot satisfy."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA device is available")
+    return device
+
+
+class Sampler(ABC):
+    """Batched, seeded, streaming generation from one trained model."""
+
+    #: Condition types this sampler accepts (empty: unconditional only).
+    conditions: tuple[type, ...] = ()
+
+    @abstractmethod
+    def sample(
+        self,
+        num: int,
+        *,
+        seed: int = 0,
+        batch_size: int = 64,
+        device: str | torch.device = "cpu",
+        condition: Condition | None = None,
+    ) -> Iterator[Structure]:
+        """Yield ``num`` structures, each as soon as it is complete."""
+
+    def check_condition(self, condition: Condition | None) -> None:
+        """Raise :class:`ConditionError` for a condition of a kind this sampler does not accept."""
+        if condition is not None and not isinstance(condition, self.conditions):
+            accepted = ", ".join(c.__name__ for c in self.conditions) or "none"
+            raise ConditionError(f"{type(self).__name__} does not accept {type(condition).__name__} (accepts: {accepted})")

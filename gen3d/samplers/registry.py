@@ -1,0 +1,62 @@
+"""Registry: model name -> (method, model class, sampler class, default checkpoint)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """Where to find the pieces of one generative model (imported lazily by dotted path)."""
+
+    name: str
+    method: str
+    area: str
+    model: str
+    sampler: str
+    checkpoint: str
+    description: str
+
+    def sampler_class(self) -> type:
+        """Import and return the sampler class."""
+        import importlib
+
+        module, _, attr = self.sampler.rpartition(".")
+        return getattr(importlib.import_module(module), attr)
+
+
+REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(entry: ModelEntry) -> ModelEntry:
+    """Add a model to the registry (names are unique)."""
+    if entry.name in REGISTRY:
+        raise ValueError(f"model '{entry.name}' is already registered")
+    REGISTRY[entry.name] = entry
+    return entry
+
+
+def get(name: str) -> ModelEntry:
+    """The registered model called ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model '{name}' (known: {', '.join(sorted(REGISTRY))})") from None
+
+
+def for_method(method: str) -> list[ModelEntry]:
+    """All registered models of one method (e.g. ``symphony``)."""
+    return [e for e in REGISTRY.values() if e.method == method]
+
+
+register(
+    ModelEntry(
+        name="symphony-qm9",
+        method="symphony",
+        area="molecules",
+        model="gen3d.models.symphony.Symphony",
+        sampler="gen3d.samplers.symphony.SymphonySampler",
+        checkpoint="symphony-qm9",
+        description="Symphony: autoregressive E(3)-equivariant generation of QM9-like molecules (H, C, N, O, F)",
+    )
+)

@@ -1,0 +1,176 @@
+"""Symphony sampler: grow a batch of molecules atom by atom, all in one vectorised step loop.
+
+Every step runs the network once on all unfinished fragments, draws (focus, element) or STOP
+from the joint distribution, then the new atom's position: a mixture component, a radius and
+a direction on the sphere grid, refined on a small patch around the chosen grid point.
+Finished molecules leave the batch immediately and are yielded, so they cost nothing further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from gen3d.checkpoints import CheckpointError, load_checkpoint
+from gen3d.models.symphony import Symphony, SymphonyConfig
+from gen3d.models.symphony.config import VERSION
+from gen3d.models.symphony.sphere import sh, tangent_basis, tangent_offsets
+from gen3d.samplers.base import Condition, ConditionError, Sampler, StartFragment, resolve_device
+from gen3d.structures import Molecule
+
+DEFAULT_TEMPERATURE = 1.0
+
+
+def _gumbel_argmax(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One categorical draw per row of ``logits`` (Gumbel-max, reproducible with ``generator``)."""
+    u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-12, 1 - 1e-7)
+    return (logits - torch.log(-torch.log(u))).argmax(-1)
+
+
+class SymphonySampler(Sampler):
+    """Unconditional or fragment-conditioned molecule generation from a :class:`Symphony` model."""
+
+    conditions = (StartFragment,)
+
+    def __init__(self, model: Symphony, temperature: float = DEFAULT_TEMPERATURE) -> None:
+        if temperature <= 0:
+            raise ValueError("temperature must be positive")
+        self.model = model.eval()
+        self.temperature = temperature
+        c = model.config
+        self.elements = torch.tensor(c.elements)
+        self.patch = tangent_offsets(2.0 / c.sphere_points**0.5, rings=3)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str, temperature: float = DEFAULT_TEMPERATURE) -> "SymphonySampler":
+        """Load a verified Symphony checkpoint (shipped name or folder)."""
+        state, card = load_checkpoint(checkpoint, "symphony")
+        if card.get("version") != VERSION:
+            raise CheckpointError(f"checkpoint version {card.get('version')!r} is not supported (expected {VERSION})")
+        try:
+            model = Symphony(SymphonyConfig.from_dict(card.get("config", {})))
+            model.load_state_dict(state, strict=True)
+        except (RuntimeError, ValueError, TypeError) as err:
+            raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
+        sampler = cls(model, temperature)
+        sampler.card = card
+        return sampler
+
+    # ------------------------------------------------------------------ public API
+    @torch.no_grad()
+    def sample(
+        self,
+        num: int,
+        *,
+        seed: int = 0,
+        batch_size: int = 64,
+        device: str | torch.device = "cpu",
+        condition: Condition | None = None,
+    ) -> Iterator[Molecule]:
+        self.check_condition(condition)
+        device = resolve_device(device)
+        self.model.to(device)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        start = self._start_fragment(condition)
+        made = 0
+        while made < num:
+            size = min(batch_size, num - made)
+            for index, mol in self._sample_batch(size, generator, device, start):
+                mol.name = f"gen3d-symphony-{made + index}"
+                yield mol
+            made += size
+
+    # ------------------------------------------------------------------ internals
+    def _start_fragment(self, condition: Condition | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if condition is None:
+            return None
+        mol = condition.molecule
+        lookup = {int(z): i for i, z in enumerate(self.elements)}
+        unknown = sorted({int(z) for z in mol.numbers} - set(lookup))
+        if len(mol) == 0 or unknown:
+            raise ConditionError(f"start fragment must be non-empty with elements Z in {sorted(lookup)}; got {unknown}")
+        if len(mol) >= self.model.config.max_atoms:
+            raise ConditionError(f"start fragment has {len(mol)} atoms; the model grows at most {self.model.config.max_atoms}")
+        species = torch.tensor([lookup[int(z)] for z in mol.numbers])
+        return species, torch.as_tensor(mol.positions, dtype=torch.float32)
+
+    def _sample_batch(
+        self, size: int, generator: torch.Generator, device: torch.device, start
+    ) -> Iterator[tuple[int, Molecule]]:
+        model, T, M = self.model, self.temperature, self.model.config.max_atoms
+        species = torch.zeros(size, M, dtype=torch.long, device=device)
+        pos = torch.zeros(size, M, 3, device=device)
+        if start is None:
+            first = model.first_element_logits.expand(size, -1) / T
+            species[:, 0] = _gumbel_argmax(first, generator)
+            count = torch.ones(size, dtype=torch.long, device=device)
+        else:
+            n0 = len(start[0])
+            species[:, :n0], pos[:, :n0] = start[0].to(device), start[1].to(device)
+            count = torch.full((size,), n0, dtype=torch.long, device=device)
+        active = torch.arange(size, device=device)
+        while len(active):
+            stop = self._step(active, species, pos, count, generator)
+            full = count[active] >= M
+            for b in active[stop | full].tolist():
+                yield b, self._molecule(species[b], pos[b], int(count[b]), truncated=bool(count[b] >= M))
+            active = active[~(stop | full)]
+
+    def _step(self, active, species, pos, count, generator) -> torch.Tensor:
+        """Add one atom to every active molecule (or stop it); returns the stop mask."""
+        model, T, M, E = self.model, self.temperature, self.model.config.max_atoms, self.model.num_elements
+        A = len(active)
+        present = torch.arange(M, device=pos.device)[None, :] < count[active, None]  # (A, M)
+        flat_species, flat_pos = species[active][present], pos[active][present]
+        batch = torch.arange(A, device=pos.device)[:, None].expand(A, M)[present]
+        x = model.features(flat_species, flat_pos, batch)
+        node_lp, stop_lp = model.focus_log_probs(x, batch, A)
+        table = torch.full((A, M, E), float("-inf"), device=pos.device)
+        table[present] = node_lp
+        choice = _gumbel_argmax(torch.cat([table.view(A, M * E), stop_lp[:, None]], -1) / T, generator)
+        stop = choice == M * E
+        grow = (~stop).nonzero(as_tuple=True)[0]
+        if len(grow):
+            focus, element = choice[grow] // E, choice[grow] % E
+            offsets = torch.cumsum(count[active], 0) - count[active]
+            focus_all = torch.zeros(A, dtype=torch.long, device=pos.device)
+            element_all = torch.zeros(A, dtype=torch.long, device=pos.device)
+            focus_all[grow], element_all[grow] = focus + offsets[grow], element
+            dist = model.position_distribution(x, flat_pos, batch, focus_all, element_all)[grow]
+            offset = self._sample_offset(dist, generator)
+            rows = active[grow]
+            new = count[rows]
+            pos[rows, new] = pos[rows, focus] + offset
+            species[rows, new] = element
+            count[rows] += 1
+        return stop
+
+    def _sample_offset(self, dist, generator) -> torch.Tensor:
+        """Draw component, radius and direction; refine the direction on a local patch."""
+        model, T, c = self.model, self.temperature, self.model.config
+        G = len(dist.mix)
+        rows = torch.arange(G, device=dist.mix.device)
+        mix = (dist.mix / T).log_softmax(-1)
+        k = _gumbel_argmax(mix, generator)
+        radial = dist.radial[rows, k] / T + model.log_radial_cell
+        r_index = _gumbel_argmax(radial, generator)
+        dr = (c.max_radius - c.min_radius) / (c.num_radii - 1)
+        jitter = (torch.rand(G, generator=generator, device=radial.device) - 0.5) * dr
+        r = (model.radii[r_index] + jitter).clamp(c.min_radius, c.max_radius)
+        coeffs = dist.angular[rows, k]  # (G, (L+1)^2)
+        u0 = model.grid[_gumbel_argmax(coeffs @ model.grid_sh.T / T, generator)]
+        e1, e2 = tangent_basis(u0)
+        patch = self.patch.to(u0.device)
+        cand = u0[:, None] + patch[None, :, :1] * e1[:, None] + patch[None, :, 1:] * e2[:, None]
+        cand = torch.nn.functional.normalize(cand, dim=-1)
+        local = (sh(c.position_lmax, cand) * coeffs[:, None]).sum(-1) / T
+        u = cand[rows, _gumbel_argmax(local, generator)]
+        return r[:, None] * u
+
+    def _molecule(self, species: torch.Tensor, pos: torch.Tensor, n: int, truncated: bool) -> Molecule:
+        numbers = self.elements[species[:n].cpu()].numpy()
+        xyz = pos[:n].double().cpu().numpy()
+        mol = Molecule(numbers, xyz - xyz.mean(0))
+        mol.properties["gen3d_truncated"] = int(truncated)
+        return mol
