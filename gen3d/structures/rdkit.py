@@ -48,6 +48,20 @@ def element_symbol(z: int) -> str:
     return _symbols()[int(z)]
 
 
+def parse_property(text: str) -> object:
+    """A text property (SD tag) as bool / int / float when ``str()`` of that value gives back exactly ``text``."""
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if str(value) == text:
+            return value
+    return text
+
+
 def _set_property(m: Chem.Mol, key: str, value: object) -> None:
     """Store one ``Molecule.properties`` entry on an RDKit molecule, typed where RDKit has the type."""
     if isinstance(value, (bool, np.bool_)):
@@ -102,7 +116,8 @@ def molecule_to_rdkit(mol: Molecule) -> Chem.Mol:
 def molecule_from_rdkit(m: Chem.Mol, conf_id: int = -1) -> Molecule:
     """A ``Molecule`` from the explicit atoms of ``m`` and conformer ``conf_id`` (charges and bonds always set).
 
-    Implicit hydrogens are not added (call ``Chem.AddHs(m, addCoords=True)`` first if wanted).
+    Implicit hydrogens are not added (call ``Chem.AddHs(m, addCoords=True)`` first if wanted). Text
+    properties (e.g. SD tags) become bool / int / float where that is exact (see ``parse_property``).
     """
     if m.GetNumConformers() == 0:
         raise ValueError("RDKit molecule has no conformer (no coordinates)")
@@ -117,11 +132,12 @@ def molecule_from_rdkit(m: Chem.Mol, conf_id: int = -1) -> Molecule:
         if bond.GetBondType() not in BOND_ORDERS:
             raise ValueError(f"bond {i}-{j} has unsupported type {bond.GetBondType()}")
         bonds.append((i, j, BOND_ORDERS[bond.GetBondType()]))
+    props = m.GetPropsAsDict(includePrivate=False, includeComputed=False, autoConvertStrings=False)
     return Molecule(
         numbers=np.array([a.GetAtomicNum() for a in atoms], dtype=np.int64),
         positions=np.asarray(positions, dtype=np.float64).reshape(-1, 3),
         bonds=np.array(bonds, dtype=np.int64).reshape(-1, 3),
         charges=np.array([a.GetFormalCharge() for a in atoms], dtype=np.int64),
         name=m.GetProp("_Name") if m.HasProp("_Name") else "",
-        properties=dict(m.GetPropsAsDict(includePrivate=False, includeComputed=False)),
+        properties={key: parse_property(value) if isinstance(value, str) else value for key, value in props.items()},
     )
