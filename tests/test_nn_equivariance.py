@@ -67,3 +67,14 @@ def test_radial_embedding_vanishes_at_cutoff():
     assert values.shape == (4, 6)
     assert values[0].abs().sum() > 0.1
     assert values[1:].abs().max() < 1e-6
+
+
+def test_radius_graph_matches_dense_reference():
+    from gen3d.nn import radius_graph
+
+    pos = torch.randn(30, 3) * 2
+    batch = torch.tensor([0] * 7 + [1] * 1 + [2] * 12 + [3] * 10)
+    edges = radius_graph(pos, batch, 2.5)
+    d = torch.cdist(pos, pos)
+    ref = ((d < 2.5) & (batch[:, None] == batch[None]) & ~torch.eye(30, dtype=torch.bool)).nonzero().T
+    assert sorted(map(tuple, edges.T.tolist())) == sorted(map(tuple, ref.T.tolist()))
