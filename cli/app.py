@@ -12,6 +12,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",
     help="3D generative modeling of atomistic structures: generate, score and train.",
 )
 app.add_typer(molecules.app, name="molecules")

@@ -10,14 +10,14 @@ from gen3d.samplers.registry import REGISTRY
 from gen3d_cli.context import guarded
 from gen3d_cli.tables import console
 
-app = typer.Typer(no_args_is_help=True, help="Shipped checkpoints and the model registry.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Shipped checkpoints and the model registry.")
 
 
 @app.command("list")
 def list_checkpoints() -> None:
     """List registered models, their default checkpoint and its measured metrics.
 
-    Example: gen3d checkpoints list
+    Example: `gen3d checkpoints list`
     """
 
     def body() -> None:

@@ -11,7 +11,7 @@ from gen3d import api
 from gen3d_cli.context import guarded
 from gen3d_cli.tables import console, metrics_table, write_json
 
-app = typer.Typer(no_args_is_help=True, help="Small molecules: sample, evaluate, train.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Small molecules: sample, evaluate, train.")
 
 DEVICE_HELP = "auto (CUDA if available), cpu or cuda."
 
@@ -42,9 +42,10 @@ def sample(
     """Generate 3D molecules with a Symphony checkpoint and stream them to a file.
 
     Examples:
-      gen3d molecules sample --n 100 --out mols.sdf
-      gen3d molecules sample --n 1000 --out mols.sdf --seed 1 --batch-size 256 --temperature 0.8
-      gen3d molecules sample --n 10 --out mols.xyz --checkpoint path/to/folder --device cpu --no-eval
+
+    * `gen3d molecules sample --n 100 --out mols.sdf`
+    * `gen3d molecules sample --n 1000 --out mols.sdf --seed 1 --batch-size 256 --temperature 0.8`
+    * `gen3d molecules sample --n 10 --out mols.xyz --checkpoint path/to/folder --device cpu --no-eval`
     """
 
     def body() -> None:
@@ -74,8 +75,9 @@ def evaluate(
     """Score generated molecules: validity, stability, uniqueness, novelty, PoseBusters, bond lengths.
 
     Examples:
-      gen3d molecules evaluate samples/symphony-qm9-seed0.sdf
-      gen3d molecules evaluate mols.xyz --json metrics.json --reference none
+
+    * `gen3d molecules evaluate samples/symphony-qm9-seed0.sdf`
+    * `gen3d molecules evaluate mols.xyz --json metrics.json --reference none`
     """
 
     def body() -> None:
@@ -97,9 +99,10 @@ def train(
     """Train (or resume) Symphony on QM9; use torchrun for several processes or GPUs.
 
     Examples:
-      gen3d molecules train --config configs/symphony-qm9.toml
-      gen3d molecules train --config configs/symphony-qm9.toml train.steps=2000 train.batch_size=64
-      torchrun --nproc-per-node 2 -m gen3d_cli.app molecules train --config configs/symphony-qm9.toml --device cpu
+
+    * `gen3d molecules train --config configs/symphony-qm9.toml`
+    * `gen3d molecules train --config configs/symphony-qm9.toml train.steps=2000 train.batch_size=64`
+    * `torchrun --nproc-per-node 2 -m gen3d_cli.app molecules train --config configs/symphony-qm9.toml --device cpu`
     """
 
     def body() -> None:

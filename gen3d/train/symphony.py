@@ -18,6 +18,7 @@ from gen3d.train.config import ConfigError
 from gen3d.train.loop import TrainConfig, train
 
 VALID_BATCHES = 8
+VALID_SAMPLES = 32
 
 
 def start_element_logits(qm9: QM9, rows: np.ndarray) -> torch.Tensor:
@@ -53,8 +54,26 @@ class SymphonyTask:
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
-        """Mean losses on fixed validation fragments (no noise)."""
+        """Mean losses on fixed validation fragments (no noise), then sample and score molecules."""
         model.eval()
+        metrics = self._validation_losses(model, device)
+        metrics.update(self._validation_samples(model, device))
+        model.train()
+        return metrics
+
+    def _validation_samples(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        """xyz2mol validity and size of a few molecules sampled at temperature 1 (seed 0)."""
+        from gen3d.metrics.perception import perceive_results
+        from gen3d.samplers.symphony import SymphonySampler
+
+        molecules = list(SymphonySampler(model).sample(VALID_SAMPLES, seed=0, batch_size=VALID_SAMPLES, device=device))
+        results = perceive_results(molecules, timeout=5.0)
+        return {
+            "sample_validity": sum(r.valid for r in results) / len(results),
+            "sample_mean_atoms": sum(len(m) for m in molecules) / len(molecules),
+        }
+
+    def _validation_losses(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
         rng = np.random.default_rng(12345)
         rows = self.qm9.split["valid"]
         totals: dict[str, float] = {}
@@ -62,7 +81,6 @@ class SymphonyTask:
             batch = self._fragments(rows[rng.integers(len(rows), size=128)], rng, 0.0).to(device)
             for k, v in model(batch).items():
                 totals[f"valid_{k}"] = totals.get(f"valid_{k}", 0.0) + float(v) / VALID_BATCHES
-        model.train()
         return totals
 
 

@@ -116,7 +116,7 @@ class Symphony(nn.Module):
         dist = rel.norm(dim=-1)
         envelope = self.pair_radial.envelope(dist)[:, None]
         inputs = torch.cat([fx[g, :s], x[j, :s], onehot[g], self.pair_radial(dist)], dim=-1)
-        weights = (self.pair_mlp(inputs) * envelope).view(len(j), K, -1)
+        weights = (self.pair_mlp(inputs) * envelope).view(len(j), K, c.position_lmax + 1)
         angular = scatter_sum(weights[:, :, self.l_index] * sh(c.position_lmax, rel)[:, None, :], g, B)
         local = self.focus_tp(fx, onehot)
         low = torch.cat([local[:, sl].view(B, K, ir.dim) for sl, (_, ir) in zip(self.low_irreps.slices(), self.low_irreps)], -1)
