@@ -22,8 +22,10 @@ def list_checkpoints() -> None:
 
     def body() -> None:
         table = Table(title="gen3d models", header_style="bold")
-        for col in ("model", "area", "method", "checkpoint", "status", "description"):
-            table.add_column(col)
+        for col in ("model", "area", "method", "checkpoint"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("status")
+        table.add_column("description")
         for entry in REGISTRY.values():
             try:
                 card = read_card(resolve(entry.checkpoint))

@@ -34,9 +34,12 @@ def start_element_logits(qm9: QM9, rows: np.ndarray) -> torch.Tensor:
 class SymphonyTask:
     """Teacher-forcing fragments from QM9's EDM training split."""
 
-    def __init__(self, model_config: SymphonyConfig, noise: float = 0.02, qm9: QM9 | None = None) -> None:
+    def __init__(
+        self, model_config: SymphonyConfig, noise: float = 0.02, qm9: QM9 | None = None, seed: int = 0
+    ) -> None:
         self.qm9 = qm9 or load_qm9()
         self.noise = noise
+        torch.manual_seed(seed)  # the initial weights are part of the run's reproducibility
         self.model = Symphony(model_config)
         self.model.first_element_logits.copy_(start_element_logits(self.qm9, self.qm9.split["train"]))
 
@@ -126,7 +129,7 @@ def make_card(model_cfg: SymphonyConfig, train_cfg: TrainConfig, data_cfg: dict,
 def train_symphony(config: dict, out_dir: Path, device: torch.device, echo=print) -> dict:
     """Train (or resume) Symphony on QM9; exports ``model.safetensors`` + ``card.json`` on every save."""
     model_cfg, train_cfg, data_cfg = build_configs(config)
-    task = SymphonyTask(model_cfg, noise=float(data_cfg.get("noise", 0.02)))
+    task = SymphonyTask(model_cfg, noise=float(data_cfg.get("noise", 0.02)), seed=train_cfg.seed)
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
         save_checkpoint(out_dir / "export", ema_model.state_dict(), make_card(model_cfg, train_cfg, data_cfg, info, str(device)))

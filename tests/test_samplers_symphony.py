@@ -1,0 +1,74 @@
+"""Symphony sampler: counts, determinism, conditions, and the registry."""
+
+import numpy as np
+import pytest
+
+from gen3d.samplers import ConditionError, Length, StartFragment, get
+from gen3d.samplers.symphony import SymphonySampler
+from gen3d.structures import Molecule
+from tests.helpers import TINY, tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def sampler(tmp_path_factory):
+    folder = tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
+    return SymphonySampler.from_checkpoint(str(folder))
+
+
+def _key(mols):
+    return [(m.numbers.tolist(), np.round(m.positions, 6).tolist()) for m in mols]
+
+
+def test_yields_requested_number_of_molecules(sampler):
+    mols = list(sampler.sample(7, seed=0, batch_size=3))
+    assert len(mols) == 7
+    assert len({m.name for m in mols}) == 7
+    for m in mols:
+        assert 1 <= len(m) <= TINY.max_atoms
+        assert set(m.numbers.tolist()) <= set(TINY.elements)
+        assert np.isfinite(m.positions).all()
+        assert m.properties["gen3d_truncated"] == int(len(m) == TINY.max_atoms)
+
+
+def test_same_seed_same_molecules_and_different_seed_differs(sampler):
+    a = list(sampler.sample(6, seed=3, batch_size=6))
+    b = list(sampler.sample(6, seed=3, batch_size=6))
+    c = list(sampler.sample(6, seed=4, batch_size=6))
+    assert _key(a) == _key(b)
+    assert _key(a) != _key(c)
+
+
+def test_new_atoms_sit_within_the_radial_grid_of_an_earlier_atom(sampler):
+    for m in sampler.sample(5, seed=1, batch_size=5):
+        if len(m) < 2:
+            continue
+        d = np.linalg.norm(m.positions[:, None] - m.positions[None], axis=-1)
+        for k in range(1, len(m)):
+            nearest = d[k, :k].min()
+            assert nearest <= TINY.max_radius + 1e-5
+
+
+def test_start_fragment_is_kept(sampler):
+    start = Molecule([6, 8], [[0.0, 0.0, 0.0], [1.2, 0.0, 0.0]])
+    for m in sampler.sample(3, seed=0, batch_size=3, condition=StartFragment(start)):
+        assert m.numbers[:2].tolist() == [6, 8]
+        assert np.isclose(np.linalg.norm(m.positions[1] - m.positions[0]), 1.2, atol=1e-5)
+
+
+def test_bad_conditions_are_refused(sampler):
+    with pytest.raises(ConditionError):
+        list(sampler.sample(1, condition=Length(5)))
+    with pytest.raises(ConditionError):
+        list(sampler.sample(1, condition=StartFragment(Molecule([17], [[0, 0, 0]]))))
+
+
+def test_temperature_must_be_positive(sampler):
+    with pytest.raises(ValueError):
+        SymphonySampler(sampler.model, temperature=0.0)
+
+
+def test_registry_knows_symphony():
+    entry = get("symphony-qm9")
+    assert entry.sampler_class() is SymphonySampler
+    with pytest.raises(KeyError):
+        get("no-such-model")
