@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -34,5 +37,31 @@ def list_checkpoints() -> None:
                 status = f"missing ({err})"
             table.add_row(entry.name, entry.area, entry.method, entry.checkpoint, status, entry.description)
         console.print(table)
+
+    guarded(body)
+
+
+@app.command()
+def publish(
+    source: str = typer.Argument(..., help="Checkpoint folder to publish (e.g. runs/symphony-qm9/export)."),
+    name: str = typer.Option(..., "--name", help="Name under checkpoints/ (e.g. symphony-qm9)."),
+    metrics: Path = typer.Option(..., "--metrics", help="Metrics JSON measured on this checkpoint (from --json)."),
+    command: str = typer.Option(..., "--command", help="The command that measured the metrics."),
+    run: Path | None = typer.Option(None, "--run", help="Training run folder: its validation log becomes the card's learning curve."),
+) -> None:
+    """Ship a trained checkpoint: weights + card with the measured metrics and the learning curve.
+
+    Example: `gen3d checkpoints publish runs/symphony-qm9/export --name symphony-qm9 --metrics m.json --command "..." --run runs/symphony-qm9`
+    """
+
+    def body() -> None:
+        from gen3d.checkpoints import publish as publish_checkpoint
+        from gen3d.checkpoints import shipped_dir
+        from gen3d.train.loop import learning_curve
+
+        report = json.loads(metrics.read_text())
+        extra = {"learning_curve": learning_curve(run)} if run else None
+        card = publish_checkpoint(source, shipped_dir() / name, report, command, extra)
+        console.print(f"published {name}: sha256 {card['sha256'][:16]}..., {len(card['metrics']['values'])} metrics")
 
     guarded(body)

@@ -36,7 +36,8 @@ def sample_molecules(
     """Generate ``num`` molecules into ``out`` (.sdf or .xyz), perceiving bonds and validity flags.
 
     Molecules are written as they are produced, to a temporary file renamed into place at the
-    end. Returns ``{"seconds": sampling wall time, "report": metrics dict or None}``.
+    end (on Ctrl-C, the complete records written so far; on an error, nothing).
+    Returns ``{"seconds": sampling wall time, "report": metrics dict or None}``.
     """
     from gen3d.io.molecules import MoleculeWriter
     from gen3d.metrics.molecules import evaluate_molecules, perceive_many
@@ -45,14 +46,15 @@ def sample_molecules(
     dev = resolve_device(device)
     molecules, pending = [], []
     start = time.perf_counter()
-    with MoleculeWriter(out) as writer:
+    writer = MoleculeWriter(out)
 
-        def flush() -> None:
-            for mol in perceive_many(pending):
-                writer.write(mol)
-                molecules.append(mol)
-            pending.clear()
+    def flush() -> None:
+        for mol in perceive_many(pending):
+            writer.write(mol)
+            molecules.append(mol)
+        pending.clear()
 
+    try:
         for mol in sampler.sample(num, seed=seed, batch_size=batch_size, device=dev):
             pending.append(mol)
             if on_molecule:
@@ -60,6 +62,13 @@ def sample_molecules(
             if len(pending) >= min(batch_size, 256):
                 flush()
         flush()
+    except KeyboardInterrupt:
+        writer.close()  # keep the complete records written so far; the file is never half-written
+        raise
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
     seconds = time.perf_counter() - start
     report = evaluate_molecules(molecules) if evaluate else None
     return {"seconds": seconds, "report": report}

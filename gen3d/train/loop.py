@@ -176,3 +176,19 @@ def train(
     if world > 1:
         dist.barrier()
     return {**info, "step": step, "wall_time_s": wall + time.time() - t0}
+
+
+def learning_curve(run_dir: Path) -> list[dict]:
+    """Validation records of a run (step, fragments seen, losses, sample validity) from its log."""
+    records: dict[int, dict] = {}
+    path = Path(run_dir) / "log.jsonl"
+    batch = TrainConfig.batch_size
+    state = Path(run_dir) / STATE_FILE
+    if state.exists():
+        batch = load_state(state).get("config", {}).get("batch_size", batch)
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        if "validation" in entry:
+            v = entry["validation"]
+            records[v["step"]] = {"fragments_seen": v["step"] * batch, **v}  # a resumed run may repeat a step
+    return [records[k] for k in sorted(records)]
