@@ -36,6 +36,10 @@ def sample(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     temperature: float = typer.Option(api.DEFAULT_TEMPERATURE, "--temperature", min=1e-3, help="Sampling temperature (lower: more conservative)."),
     checkpoint: str = typer.Option("symphony-qm9", "--checkpoint", help="Shipped checkpoint name or folder path."),
+    valence_mask: bool = typer.Option(
+        api.DEFAULT_VALENCE_MASK, "--valence-mask/--no-valence-mask",
+        help="Never grow from an atom whose covalent neighbours already fill its valence (not in the Symphony paper).",
+    ),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the metrics summary at the end."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON to this file."),
 ) -> None:
@@ -53,7 +57,7 @@ def sample(
             task = bar.add_task("sampling", total=n)
             result = api.sample_molecules(
                 out, n, checkpoint=checkpoint, seed=seed, batch_size=batch_size, device=device,
-                temperature=temperature, evaluate=not no_eval, on_molecule=lambda: bar.advance(task),
+                temperature=temperature, valence_mask=valence_mask, evaluate=not no_eval, on_molecule=lambda: bar.advance(task),
             )
         console.print(f"wrote {n} molecules to {out} in {result['seconds']:.1f} s ({n / max(result['seconds'], 1e-9):.1f} molecules/s)")
         if result["report"] is not None:

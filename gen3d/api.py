@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from gen3d.samplers.base import resolve_device
-from gen3d.samplers.symphony import DEFAULT_TEMPERATURE, SymphonySampler
+from gen3d.samplers.symphony import DEFAULT_TEMPERATURE, DEFAULT_VALENCE_MASK, SymphonySampler
 
-__all__ = ["DEFAULT_TEMPERATURE", "evaluate_file", "report_rows", "sample_molecules", "train_molecules"]
+__all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_VALENCE_MASK", "evaluate_file", "report_rows", "sample_molecules", "train_molecules"]
 
 
 def sample_molecules(
@@ -30,6 +30,7 @@ def sample_molecules(
     batch_size: int = 64,
     device: str = "auto",
     temperature: float = DEFAULT_TEMPERATURE,
+    valence_mask: bool = DEFAULT_VALENCE_MASK,
     evaluate: bool = True,
     on_molecule: Callable[[], None] | None = None,
 ) -> dict:
@@ -42,7 +43,7 @@ def sample_molecules(
     from gen3d.io.molecules import MoleculeWriter
     from gen3d.metrics.molecules import evaluate_molecules, perceive_many
 
-    sampler = SymphonySampler.from_checkpoint(checkpoint, temperature=temperature)
+    sampler = SymphonySampler.from_checkpoint(checkpoint, temperature=temperature, valence_mask=valence_mask)
     dev = resolve_device(device)
     molecules, pending = [], []
     start = time.perf_counter()

@@ -72,3 +72,31 @@ def test_registry_knows_symphony():
     assert entry.sampler_class() is SymphonySampler
     with pytest.raises(KeyError):
         get("no-such-model")
+
+
+def test_saturated_atoms_follow_the_bond_rule():
+    import torch
+
+    from gen3d.samplers.symphony import saturated_atoms
+
+    # methane (C saturated, each H saturated) and a lone C next to one H (neither C saturated... H is)
+    pos = torch.tensor([[[0, 0, 0], [0.629, 0.629, 0.629], [-0.629, -0.629, 0.629], [-0.629, 0.629, -0.629],
+                         [0.629, -0.629, -0.629]],
+                        [[0, 0, 0], [1.09, 0, 0], [9, 9, 9], [9, 9, 9], [9, 9, 9]]], dtype=torch.float32)
+    elements = torch.tensor([1, 6, 7, 8, 9])
+    species = torch.tensor([[1, 0, 0, 0, 0], [1, 0, 0, 0, 0]])
+    present = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    mask = saturated_atoms(species, pos, present, elements)
+    assert mask[0].all()
+    assert mask[1].tolist() == [False, True, False, False, False]
+
+
+def test_valence_mask_stops_a_saturated_start_fragment(tmp_path):
+    """Methane has no free valence: with the mask, STOP is the only choice left."""
+    sampler = SymphonySampler.from_checkpoint(str(tiny_checkpoint(tmp_path)), valence_mask=True)
+    methane = Molecule([6, 1, 1, 1, 1], [[0, 0, 0], [0.629, 0.629, 0.629], [-0.629, -0.629, 0.629],
+                                         [-0.629, 0.629, -0.629], [0.629, -0.629, -0.629]])
+    grown = list(sampler.sample(4, seed=0, batch_size=4, condition=StartFragment(methane)))
+    assert [len(m) for m in grown] == [5, 5, 5, 5]
+    unmasked = SymphonySampler(sampler.model, valence_mask=False)
+    assert any(len(m) > 5 for m in unmasked.sample(8, seed=0, batch_size=8, condition=StartFragment(methane)))

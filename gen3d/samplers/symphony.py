@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import torch
 
 from gen3d.checkpoints import CheckpointError, load_checkpoint
+from gen3d.data.fragments import BOND_TOLERANCE, COVALENT_RADIUS
 from gen3d.models.symphony import Symphony, SymphonyConfig
 from gen3d.models.symphony.config import VERSION
 from gen3d.models.symphony.sphere import sh, tangent_basis, tangent_offsets
@@ -20,6 +21,24 @@ from gen3d.samplers.base import Condition, ConditionError, Sampler, StartFragmen
 from gen3d.structures import Molecule
 
 DEFAULT_TEMPERATURE = 1.0
+DEFAULT_VALENCE_MASK = False
+COVALENT_RADIUS_T = torch.from_numpy(COVALENT_RADIUS)
+MAX_VALENCE = torch.zeros(119, dtype=torch.long).index_put_(
+    (torch.tensor([1, 6, 7, 8, 9]),), torch.tensor([1, 4, 3, 2, 1])
+)
+
+
+def saturated_atoms(species: torch.Tensor, pos: torch.Tensor, present: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
+    """``(A, M)`` mask of atoms whose covalent neighbours (the training data's bond rule) fill their valence.
+
+    Used by the optional valence mask: such atoms cannot be chosen as the focus of a new atom.
+    """
+    z = elements.to(species.device)[species]
+    radius = COVALENT_RADIUS_T.to(pos.device)[z]
+    limit = BOND_TOLERANCE * (radius[:, :, None] + radius[:, None, :])
+    close = (torch.cdist(pos, pos) < limit) & present[:, :, None] & present[:, None, :]
+    close &= ~torch.eye(pos.shape[1], dtype=torch.bool, device=pos.device)
+    return (close.sum(-1) >= MAX_VALENCE.to(pos.device)[z]) & present
 
 
 def _gumbel_argmax(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -33,17 +52,20 @@ class SymphonySampler(Sampler):
 
     conditions = (StartFragment,)
 
-    def __init__(self, model: Symphony, temperature: float = DEFAULT_TEMPERATURE) -> None:
+    def __init__(self, model: Symphony, temperature: float = DEFAULT_TEMPERATURE, valence_mask: bool = DEFAULT_VALENCE_MASK) -> None:
         if temperature <= 0:
             raise ValueError("temperature must be positive")
         self.model = model.eval()
         self.temperature = temperature
+        self.valence_mask = valence_mask
         c = model.config
         self.elements = torch.tensor(c.elements)
         self.patch = tangent_offsets(2.0 / c.sphere_points**0.5, rings=3)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str, temperature: float = DEFAULT_TEMPERATURE) -> "SymphonySampler":
+    def from_checkpoint(
+        cls, checkpoint: str, temperature: float = DEFAULT_TEMPERATURE, valence_mask: bool = DEFAULT_VALENCE_MASK
+    ) -> "SymphonySampler":
         """Load a verified Symphony checkpoint (shipped name or folder)."""
         state, card = load_checkpoint(checkpoint, "symphony")
         if card.get("version") != VERSION:
@@ -53,7 +75,7 @@ class SymphonySampler(Sampler):
             model.load_state_dict(state, strict=True)
         except (RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
-        sampler = cls(model, temperature)
+        sampler = cls(model, temperature, valence_mask)
         sampler.card = card
         return sampler
 
@@ -128,6 +150,8 @@ class SymphonySampler(Sampler):
         node_lp, stop_lp = model.focus_log_probs(x, batch, A)
         table = torch.full((A, M, E), float("-inf"), device=pos.device)
         table[present] = node_lp
+        if self.valence_mask:
+            table[saturated_atoms(species[active], pos[active], present, self.elements)] = float("-inf")
         choice = _gumbel_argmax(torch.cat([table.view(A, M * E), stop_lp[:, None]], -1) / T, generator)
         stop = choice == M * E
         grow = (~stop).nonzero(as_tuple=True)[0]
