@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -107,6 +108,7 @@ def test_evaluate_through_workers_with_duplicates_and_fake_reference(small):
     assert item["valid"] and item["stable"] and item["smiles"] == "CC(=O)O" and item["posebusters_pass"] is None
     assert [k for k, _, _ in metric_rows(report)][1:] == list(m)
     assert ("bond_length_w1_N-N", "-") in summary_rows(report)
+    assert json.loads(json.dumps(report)) == report
 
 
 def test_reference_none_skips_novelty_and_bond_lengths(small):

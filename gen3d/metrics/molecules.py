@@ -3,7 +3,9 @@
 ``evaluate_molecules`` returns the house metrics shape ``{"n", "metrics", "per_item"}``; the
 pieces it composes are pure functions in the sibling modules (``perception``, ``stability``,
 ``bonds``, ``reference``, ``pose_checks``). Rates are fractions in [0, 1]; a rate over an empty
-set is ``None``; bond-length distances are in Å.
+set is ``None``; bond-length distances are in Å. Uniqueness and novelty compare canonical
+SMILES without stereo and with implicit hydrogens, so enantiomers and conformers of one molecule
+count once.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def uniqueness(keys: Sequence[str]) -> float | None:
 def novelty(keys: Iterable[str], reference: Collection[str]) -> float | None:
     """Fraction of the distinct SMILES that are not in the reference set."""
     unique = set(keys)
-    return _rate(len(unique - set(reference)), len(unique))
+    return _rate(len(unique.difference(reference)), len(unique))
 
 
 def _counter(progress: Progress | None, stage: str, total: int) -> Callable[[int, object], None] | None:

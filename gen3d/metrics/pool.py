@@ -64,7 +64,10 @@ def _worker_main(conn: Connection, fn: Callable[[Any], Any]) -> None:
                 outcome = Outcome("ok", fn(item))
             except Exception as exc:  # noqa: BLE001 - reported to the caller per item
                 outcome = Outcome("error", None, f"{type(exc).__name__}: {exc}".strip())
-            conn.send((index, outcome))
+            try:
+                conn.send((index, outcome))
+            except (OSError, BrokenPipeError):  # the caller is gone
+                return
 
 
 def worker_entry(fd: int, target: str) -> None:
@@ -149,10 +152,15 @@ class TimedPool:
                 while len(self._workers) < min(self.size, busy + len(pending)):
                     self._workers.append(self._spawn())  # also replaces workers lost to timeouts
                 now = time.monotonic()
-                for worker in self._workers:
+                for worker in list(self._workers):
                     if worker.ready and not worker.assigned and pending:
                         batch = [pending.popleft() for _ in range(min(chunk_size, len(pending)))]
-                        worker.conn.send([(i, items[i]) for i in batch])
+                        try:
+                            worker.conn.send([(i, items[i]) for i in batch])
+                        except OSError:  # died while idle (killed from outside): retry elsewhere
+                            pending.extendleft(reversed(batch))
+                            self._retire(worker, kill=True)
+                            continue
                         worker.assigned.extend(batch)
                         worker.deadline = now + limit
                 waits = [w.deadline for w in self._workers if w.assigned]
