@@ -1,9 +1,9 @@
 """PoseBusters "mol" checks on perceived molecules, one molecule per worker task with a time limit.
 
 PoseBusters' internal-energy check embeds and optimises a 50-conformer ensemble per molecule,
-which dominates the cost (~0.2 s per QM9 molecule on one core, seconds to minutes for strained
-cages where embedding struggles),
-so molecules are spread over the same time-limited worker pool as bond perception. Each worker
+which dominates the cost (~0.2 s per QM9 molecule on one core; seconds to over a minute for
+strained cages where embedding fails), so molecules are spread over the same time-limited
+worker pool as bond perception. Each worker
 keeps one ``PoseBusters(config="mol")`` (and so its per-InChI ensemble cache) between calls;
 the energy check is told to use one thread per worker, which changes speed, not results.
 A value PoseBusters could not compute (NaN) does not count as a failure, as in PoseBusters' own
