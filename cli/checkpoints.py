@@ -45,8 +45,8 @@ def list_checkpoints() -> None:
 def publish(
     source: str = typer.Argument(..., help="Checkpoint folder to publish (e.g. runs/symphony-qm9/export)."),
     name: str = typer.Option(..., "--name", help="Name under checkpoints/ (e.g. symphony-qm9)."),
-    metrics: Path = typer.Option(..., "--metrics", help="Metrics JSON measured on this checkpoint (from --json)."),
-    command: str = typer.Option(..., "--command", help="The command that measured the metrics."),
+    metrics: Path | None = typer.Option(None, "--metrics", help="Metrics JSON measured on this checkpoint (from --json)."),
+    command: str = typer.Option("", "--command", help="The command that measured the metrics."),
     run: Path | None = typer.Option(None, "--run", help="Training run folder: its validation log becomes the card's learning curve."),
 ) -> None:
     """Ship a trained checkpoint: weights + card with the measured metrics and the learning curve.
@@ -59,9 +59,10 @@ def publish(
         from gen3d.checkpoints import shipped_dir
         from gen3d.train.loop import learning_curve
 
-        report = json.loads(metrics.read_text())
+        report = json.loads(metrics.read_text()) if metrics else None
         extra = {"learning_curve": learning_curve(run)} if run else None
         card = publish_checkpoint(source, shipped_dir() / name, report, command, extra)
-        console.print(f"published {name}: sha256 {card['sha256'][:16]}..., {len(card['metrics']['values'])} metrics")
+        measured = len(card["metrics"]["values"]) if card.get("metrics") else 0
+        console.print(f"published {name}: sha256 {card['sha256'][:16]}..., {measured} measured metrics")
 
     guarded(body)

@@ -94,12 +94,14 @@ def save_checkpoint(folder: Path, state: dict[str, torch.Tensor], card: dict) ->
     return card
 
 
-def publish(src: str | os.PathLike, dest: Path, report: dict, command: str, extra: dict | None = None) -> dict:
+def publish(
+    src: str | os.PathLike, dest: Path, report: dict | None, command: str, extra: dict | None = None
+) -> dict:
     """Copy a verified checkpoint to ``dest`` with measured metrics (and how they were measured) in its card."""
     folder = resolve(src)
     card = read_card(folder)
     state, _ = load_checkpoint(folder, card["method"])
-    metrics = {"command": command, "n": report.get("n"), "values": report.get("metrics", {})}
+    metrics = None if report is None else {"command": command, "n": report.get("n"), "values": report.get("metrics", {})}
     card = {**card, **(extra or {}), "metrics": metrics}
     card.pop("sha256", None)
     return save_checkpoint(Path(dest), state, card)

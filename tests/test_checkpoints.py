@@ -67,3 +67,15 @@ def test_bad_cards(tmp_path, card):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "nope", "symphony")
+
+
+def test_publish_keeps_weights_and_records_metrics(tmp_path):
+    from gen3d.checkpoints import publish
+
+    src = tiny_checkpoint(tmp_path / "src")
+    report = {"n": 10, "metrics": {"validity": 0.9}, "per_item": []}
+    card = publish(str(src), tmp_path / "dst", report, "gen3d molecules sample ...", {"learning_curve": []})
+    assert card["metrics"] == {"command": "gen3d molecules sample ...", "n": 10, "values": {"validity": 0.9}}
+    a, _ = load_checkpoint(src, "symphony")
+    b, loaded = load_checkpoint(tmp_path / "dst", "symphony")
+    assert loaded["sha256"] == card["sha256"] and all(torch.equal(a[k], b[k]) for k in a)
