@@ -38,7 +38,8 @@ def sample(
     checkpoint: str = typer.Option("symphony-qm9", "--checkpoint", help="Shipped checkpoint name or folder path."),
     valence_mask: bool = typer.Option(
         api.DEFAULT_VALENCE_MASK, "--valence-mask/--no-valence-mask",
-        help="Never grow from an atom whose covalent neighbours already fill its valence (not in the Symphony paper).",
+        help="Valence rules (not in the Symphony paper): never grow from a full atom, never bond a new atom to a "
+        "full one (a new H only to its focus), STOP only when no radical is left.",
     ),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the metrics summary at the end."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON to this file."),

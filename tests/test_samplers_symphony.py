@@ -100,3 +100,18 @@ def test_valence_mask_stops_a_saturated_start_fragment(tmp_path):
     assert [len(m) for m in grown] == [5, 5, 5, 5]
     unmasked = SymphonySampler(sampler.model, valence_mask=False)
     assert any(len(m) > 5 for m in unmasked.sample(8, seed=0, batch_size=8, condition=StartFragment(methane)))
+
+
+def test_valence_mask_does_not_stop_on_a_radical(tmp_path):
+    """A methyl radical has one free valence (odd): STOP is forbidden until it is paired up."""
+    sampler = SymphonySampler.from_checkpoint(str(tiny_checkpoint(tmp_path)), valence_mask=True)
+    methyl = Molecule([6, 1, 1, 1], [[0, 0, 0], [0.629, 0.629, 0.629], [-0.629, -0.629, 0.629], [-0.629, 0.629, -0.629]])
+    for m in sampler.sample(6, seed=0, batch_size=6, condition=StartFragment(methyl)):
+        assert len(m) > 4
+
+
+def test_valence_mask_keeps_new_hydrogens_off_other_atoms(tmp_path):
+    sampler = SymphonySampler.from_checkpoint(str(tiny_checkpoint(tmp_path, seed=3)), valence_mask=True)
+    for m in sampler.sample(6, seed=1, batch_size=6):
+        d = np.linalg.norm(m.positions[:, None] - m.positions[None], axis=-1) + np.eye(len(m)) * 9
+        assert d.min() >= 0.7 - 1e-6 or len(m) == 1

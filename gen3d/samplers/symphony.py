@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 
 from gen3d.checkpoints import CheckpointError, load_checkpoint
-from gen3d.data.fragments import BOND_TOLERANCE, COVALENT_RADIUS
+from gen3d.data.fragments import COVALENT_RADIUS
 from gen3d.models.symphony import Symphony, SymphonyConfig
 from gen3d.models.symphony.config import VERSION
 from gen3d.models.symphony.sphere import sh, tangent_basis, tangent_offsets
@@ -21,24 +21,35 @@ from gen3d.samplers.base import Condition, ConditionError, Sampler, StartFragmen
 from gen3d.structures import Molecule
 
 DEFAULT_TEMPERATURE = 1.0
-DEFAULT_VALENCE_MASK = False
+DEFAULT_VALENCE_MASK = True
+OVERLAP = 0.7  # Å; with the valence mask, no new atom closer than this to any other atom
+CONTACT_TOLERANCE = 1.3  # valence mask: atoms closer than 1.3 (r_i + r_j) count as bonded, as in RDKit's xyz2mol
 COVALENT_RADIUS_T = torch.from_numpy(COVALENT_RADIUS)
 MAX_VALENCE = torch.zeros(119, dtype=torch.long).index_put_(
     (torch.tensor([1, 6, 7, 8, 9]),), torch.tensor([1, 4, 3, 2, 1])
 )
 
 
-def saturated_atoms(species: torch.Tensor, pos: torch.Tensor, present: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
-    """``(A, M)`` mask of atoms whose covalent neighbours (the training data's bond rule) fill their valence.
-
-    Used by the optional valence mask: such atoms cannot be chosen as the focus of a new atom.
-    """
+def free_valence(species: torch.Tensor, pos: torch.Tensor, present: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
+    """``(A, M)`` valence left on each atom: its maximum valence minus its covalent contacts (RDKit's xyz2mol
+    rule, so what the mask sees is what validity checks see); negative when over-filled, 0 for absent atoms."""
     z = elements.to(species.device)[species]
     radius = COVALENT_RADIUS_T.to(pos.device)[z]
-    limit = BOND_TOLERANCE * (radius[:, :, None] + radius[:, None, :])
+    limit = CONTACT_TOLERANCE * (radius[:, :, None] + radius[:, None, :])
     close = (torch.cdist(pos, pos) < limit) & present[:, :, None] & present[:, None, :]
     close &= ~torch.eye(pos.shape[1], dtype=torch.bool, device=pos.device)
-    return (close.sum(-1) >= MAX_VALENCE.to(pos.device)[z]) & present
+    return (MAX_VALENCE.to(pos.device)[z] - close.sum(-1)) * present
+
+
+def saturated_atoms(species: torch.Tensor, pos: torch.Tensor, present: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
+    """``(A, M)`` mask of present atoms with no valence left (they cannot be a focus under the valence mask)."""
+    return (free_valence(species, pos, present, elements) <= 0) & present
+
+
+def _mask_unless_all(logits: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+    """Set blocked entries to -inf, except in rows where every entry is blocked."""
+    keep = ~blocked.all(-1, keepdim=True)
+    return logits.masked_fill(blocked & keep, float("-inf"))
 
 
 def _gumbel_argmax(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -150,8 +161,15 @@ class SymphonySampler(Sampler):
         node_lp, stop_lp = model.focus_log_probs(x, batch, A)
         table = torch.full((A, M, E), float("-inf"), device=pos.device)
         table[present] = node_lp
+        saturated = None
         if self.valence_mask:
-            table[saturated_atoms(species[active], pos[active], present, self.elements)] = float("-inf")
+            free = free_valence(species[active], pos[active], present, self.elements)
+            saturated = (free <= 0) & present
+            table[saturated] = float("-inf")
+            # STOP only when the free valences can pair up into bonds (an odd total leaves a radical)
+            radical = free.clamp_min(0).sum(-1) % 2 == 1
+            can_grow = torch.isfinite(table.view(A, -1)).any(-1)
+            stop_lp = stop_lp.masked_fill(radical & can_grow, float("-inf"))
         choice = _gumbel_argmax(torch.cat([table.view(A, M * E), stop_lp[:, None]], -1) / T, generator)
         stop = choice == M * E
         grow = (~stop).nonzero(as_tuple=True)[0]
@@ -162,16 +180,44 @@ class SymphonySampler(Sampler):
             element_all = torch.zeros(A, dtype=torch.long, device=pos.device)
             focus_all[grow], element_all[grow] = focus + offsets[grow], element
             dist = model.position_distribution(x, flat_pos, batch, focus_all, element_all)[grow]
-            offset = self._sample_offset(dist, generator)
             rows = active[grow]
+            blocker = None
+            if saturated is not None:
+                blocker = self._blocker(pos[rows], present[grow], species[rows], saturated[grow], focus, element)
+            offset = self._sample_offset(dist, generator, blocker)
             new = count[rows]
             pos[rows, new] = pos[rows, focus] + offset
             species[rows, new] = element
             count[rows] += 1
         return stop
 
-    def _sample_offset(self, dist, generator) -> torch.Tensor:
-        """Draw component, radius and direction; refine the direction on a local patch."""
+    def _blocker(self, pos, present, species, saturated, focus, element):
+        """For the valence mask: a function ``offsets (G, P, 3) -> (G, P)`` that is True where a new atom would
+        bond to a saturated atom, a new H would bond to anything but its focus, or atoms would overlap."""
+        rows = torch.arange(len(focus), device=pos.device)
+        origin = pos[rows, focus]  # (G, 3)
+        z_new = self.elements.to(pos.device)[element]
+        z_old = self.elements.to(pos.device)[species]
+        radius = COVALENT_RADIUS_T.to(pos.device)
+        limit = CONTACT_TOLERANCE * (radius[z_new][:, None] + radius[z_old])  # (G, M)
+        others = present.clone()
+        others[rows, focus] = False
+        forbidden = others & (saturated | (z_new == 1)[:, None])  # atoms the new one may not bond to
+
+        def blocked(offsets: torch.Tensor) -> torch.Tensor:
+            d = torch.cdist(origin[:, None] + offsets, pos)  # (G, P, M)
+            bond = (d < limit[:, None]) & forbidden[:, None]
+            overlap = (d < OVERLAP) & others[:, None]
+            return (bond | overlap).any(-1)
+
+        return blocked
+
+    def _sample_offset(self, dist, generator, blocker=None) -> torch.Tensor:
+        """Draw component, radius and direction; refine the direction on a local patch.
+
+        ``blocker`` (valence mask) removes directions that would over-fill a valence, unless it
+        would remove them all.
+        """
         model, T, c = self.model, self.temperature, self.model.config
         G = len(dist.mix)
         rows = torch.arange(G, device=dist.mix.device)
@@ -183,12 +229,17 @@ class SymphonySampler(Sampler):
         jitter = (torch.rand(G, generator=generator, device=radial.device) - 0.5) * dr
         r = (model.radii[r_index] + jitter).clamp(c.min_radius, c.max_radius)
         coeffs = dist.angular[rows, k]  # (G, (L+1)^2)
-        u0 = model.grid[_gumbel_argmax(coeffs @ model.grid_sh.T / T, generator)]
+        sphere = coeffs @ model.grid_sh.T / T
+        if blocker is not None:
+            sphere = _mask_unless_all(sphere, blocker(r[:, None, None] * model.grid[None]))
+        u0 = model.grid[_gumbel_argmax(sphere, generator)]
         e1, e2 = tangent_basis(u0)
         patch = self.patch.to(u0.device)
         cand = u0[:, None] + patch[None, :, :1] * e1[:, None] + patch[None, :, 1:] * e2[:, None]
         cand = torch.nn.functional.normalize(cand, dim=-1)
         local = (sh(c.position_lmax, cand) * coeffs[:, None]).sum(-1) / T
+        if blocker is not None:
+            local = _mask_unless_all(local, blocker(r[:, None, None] * cand))
         u = cand[rows, _gumbel_argmax(local, generator)]
         return r[:, None] * u
 
