@@ -42,6 +42,7 @@ def sample(
         "full one (a new H only to its focus), STOP only when no radical is left.",
     ),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the metrics summary at the end."),
+    posebusters: bool = typer.Option(True, "--posebusters/--no-posebusters", help="Include PoseBusters checks in the summary."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON to this file."),
 ) -> None:
     """Generate 3D molecules with a Symphony checkpoint and stream them to a file.
@@ -58,7 +59,7 @@ def sample(
             task = bar.add_task("sampling", total=n)
             result = api.sample_molecules(
                 out, n, checkpoint=checkpoint, seed=seed, batch_size=batch_size, device=device,
-                temperature=temperature, valence_mask=valence_mask, evaluate=not no_eval, on_molecule=lambda: bar.advance(task),
+                temperature=temperature, valence_mask=valence_mask, evaluate=not no_eval, posebusters=posebusters, on_molecule=lambda: bar.advance(task),
             )
         console.print(f"wrote {n} molecules to {out} in {result['seconds']:.1f} s ({n / max(result['seconds'], 1e-9):.1f} molecules/s)")
         if result["report"] is not None:

@@ -32,6 +32,7 @@ def sample_molecules(
     temperature: float = DEFAULT_TEMPERATURE,
     valence_mask: bool = DEFAULT_VALENCE_MASK,
     evaluate: bool = True,
+    posebusters: bool = True,
     on_molecule: Callable[[], None] | None = None,
 ) -> dict:
     """Generate ``num`` molecules into ``out`` (.sdf or .xyz), perceiving bonds and validity flags.
@@ -71,7 +72,7 @@ def sample_molecules(
         raise
     writer.close()
     seconds = time.perf_counter() - start
-    report = evaluate_molecules(molecules) if evaluate else None
+    report = evaluate_molecules(molecules, posebusters=posebusters) if evaluate else None
     return {"seconds": seconds, "report": report}
 
 
