@@ -112,7 +112,13 @@ def train(
     """
 
     def body() -> None:
-        info = api.train_molecules(config, overrides or [], out, device=device, echo=console.print)
+        with _progress() as bar:
+            task = bar.add_task("training", total=None)
+
+            def on_step(step: int, total: int) -> None:
+                bar.update(task, completed=step, total=total)
+
+            info = api.train_molecules(config, overrides or [], out, device=device, echo=bar.console.print, on_step=on_step)
         console.print(metrics_table("training", [(k, str(v)) for k, v in info.items() if not isinstance(v, dict)]))
 
     guarded(body)

@@ -98,11 +98,11 @@ def report_rows(report: dict) -> list[tuple[str, str]]:
 
 
 def train_molecules(
-    config: str | Path, overrides: list[str], out: str | Path, *, device: str = "auto", echo=print
+    config: str | Path, overrides: list[str], out: str | Path, *, device: str = "auto", echo=print, on_step=None
 ) -> dict:
     """Train or resume Symphony from a TOML config; returns the final step/time/loss info."""
     from gen3d.train.config import load_config
     from gen3d.train.symphony import train_symphony
 
     dev: torch.device = resolve_device(device)
-    return train_symphony(load_config(Path(config), overrides), Path(out), dev, echo=echo)
+    return train_symphony(load_config(Path(config), overrides), Path(out), dev, echo=echo, on_step=on_step)

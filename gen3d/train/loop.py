@@ -102,10 +102,12 @@ def train(
     device: torch.device,
     echo: Callable[[str], None] | None = print,
     on_save: Callable[[torch.nn.Module, dict], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Train ``task.model`` until ``cfg.steps``, resuming from ``out_dir/state.pt`` if present.
 
-    ``on_save(ema_model, info)`` is called on rank 0 after every save (e.g. to export weights).
+    ``on_save(ema_model, info)`` is called on rank 0 after every save (e.g. to export weights);
+    ``on_step(step, total)`` after every optimiser step (e.g. for a progress bar).
     Returns the final info dict (step, wall time, last losses and validation).
     """
     rank, world = _distributed()
@@ -158,6 +160,8 @@ def train(
         optimizer.step()
         ema.update_parameters(model)
         step += 1
+        if on_step and rank == 0:
+            on_step(step, cfg.steps)
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach())
         count += 1

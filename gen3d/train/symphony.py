@@ -127,7 +127,7 @@ def make_card(model_cfg: SymphonyConfig, train_cfg: TrainConfig, data_cfg: dict,
     }
 
 
-def train_symphony(config: dict, out_dir: Path, device: torch.device, echo=print) -> dict:
+def train_symphony(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
     """Train (or resume) Symphony on QM9; exports ``model.safetensors`` + ``card.json`` on every save."""
     model_cfg, train_cfg, data_cfg = build_configs(config)
     task = SymphonyTask(model_cfg, noise=float(data_cfg.get("noise", 0.02)), seed=train_cfg.seed)
@@ -135,4 +135,4 @@ def train_symphony(config: dict, out_dir: Path, device: torch.device, echo=print
     def export(ema_model: torch.nn.Module, info: dict) -> None:
         save_checkpoint(out_dir / "export", ema_model.state_dict(), make_card(model_cfg, train_cfg, data_cfg, info, str(device)))
 
-    return train(task, train_cfg, out_dir, device, echo=echo, on_save=export)
+    return train(task, train_cfg, out_dir, device, echo=echo, on_save=export, on_step=on_step)
