@@ -115,3 +115,35 @@ def test_valence_mask_keeps_new_hydrogens_off_other_atoms(tmp_path):
     for m in sampler.sample(6, seed=1, batch_size=6):
         d = np.linalg.norm(m.positions[:, None] - m.positions[None], axis=-1) + np.eye(len(m)) * 9
         assert d.min() >= 0.7 - 1e-6 or len(m) == 1
+
+
+def test_blocker_caps_match_brute_force_distances(tmp_path):
+    """The spherical-cap test equals checking distances from every candidate position directly."""
+    import torch
+
+    from gen3d.samplers.symphony import CONTACT_TOLERANCE, COVALENT_RADIUS_T, OVERLAP
+
+    sampler = SymphonySampler.from_checkpoint(str(tiny_checkpoint(tmp_path)), valence_mask=True)
+    g = torch.Generator().manual_seed(0)
+    G, M = 4, 6
+    pos = torch.randn(G, M, 3, generator=g) * 1.5
+    species = torch.randint(0, 5, (G, M), generator=g)
+    present = torch.ones(G, M, dtype=torch.bool)
+    present[0, 4:] = False
+    saturated = torch.rand(G, M, generator=g) < 0.5
+    focus = torch.tensor([0, 1, 2, 3])
+    element = torch.tensor([0, 1, 2, 0])
+    blocked = sampler._blocker(pos, present, species, saturated, focus, element)
+    r = torch.tensor([1.0, 1.2, 1.5, 1.1])
+    dirs = torch.nn.functional.normalize(torch.randn(1, 500, 3, generator=g), dim=-1)
+    got = blocked(r, dirs)
+    elements = torch.tensor([1, 6, 7, 8, 9])
+    cand = pos[torch.arange(G), focus][:, None] + r[:, None, None] * dirs  # (G, P, 3)
+    dist = torch.cdist(cand, pos)
+    rad = COVALENT_RADIUS_T[elements[species]]
+    bond = CONTACT_TOLERANCE * (COVALENT_RADIUS_T[elements[element]][:, None] + rad)
+    others = present.clone()
+    others[torch.arange(G), focus] = False
+    forbidden = others & (saturated | (element == 0)[:, None])
+    expect = (((dist < bond[:, None]) & forbidden[:, None]) | ((dist < OVERLAP) & others[:, None])).any(-1)
+    assert torch.equal(got, expect)

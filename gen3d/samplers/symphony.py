@@ -152,10 +152,12 @@ class SymphonySampler(Sampler):
 
     def _step(self, active, species, pos, count, generator) -> torch.Tensor:
         """Add one atom to every active molecule (or stop it); returns the stop mask."""
-        model, T, M, E = self.model, self.temperature, self.model.config.max_atoms, self.model.num_elements
+        model, T, E = self.model, self.temperature, self.model.num_elements
         A = len(active)
+        M = int(count[active].max())  # columns beyond the largest molecule are empty
         present = torch.arange(M, device=pos.device)[None, :] < count[active, None]  # (A, M)
-        flat_species, flat_pos = species[active][present], pos[active][present]
+        sub_species, sub_pos = species[active, :M], pos[active, :M]
+        flat_species, flat_pos = sub_species[present], sub_pos[present]
         batch = torch.arange(A, device=pos.device)[:, None].expand(A, M)[present]
         x = model.features(flat_species, flat_pos, batch)
         node_lp, stop_lp = model.focus_log_probs(x, batch, A)
@@ -163,7 +165,7 @@ class SymphonySampler(Sampler):
         table[present] = node_lp
         saturated = None
         if self.valence_mask:
-            free = free_valence(species[active], pos[active], present, self.elements)
+            free = free_valence(sub_species, sub_pos, present, self.elements)
             saturated = (free <= 0) & present
             table[saturated] = float("-inf")
             # STOP only when the free valences can pair up into bonds (an odd total leaves a radical)
@@ -183,7 +185,7 @@ class SymphonySampler(Sampler):
             rows = active[grow]
             blocker = None
             if saturated is not None:
-                blocker = self._blocker(pos[rows], present[grow], species[rows], saturated[grow], focus, element)
+                blocker = self._blocker(sub_pos[grow], present[grow], sub_species[grow], saturated[grow], focus, element)
             offset = self._sample_offset(dist, generator, blocker)
             new = count[rows]
             pos[rows, new] = pos[rows, focus] + offset
@@ -192,23 +194,32 @@ class SymphonySampler(Sampler):
         return stop
 
     def _blocker(self, pos, present, species, saturated, focus, element):
-        """For the valence mask: a function ``offsets (G, P, 3) -> (G, P)`` that is True where a new atom would
-        bond to a saturated atom, a new H would bond to anything but its focus, or atoms would overlap."""
+        """For the valence mask: ``(radius (G,), directions (G|1, P, 3)) -> (G, P)``, True where a new atom
+        at ``focus + radius * direction`` would bond to a full atom, a new H would bond to anything but its
+        focus, or the new atom would overlap another atom.
+
+        Each atom j blocks a spherical cap: ``|f + r u - x_j| < L_j`` iff ``u . n_j > (r^2 + d_j^2 - L_j^2) / (2 r d_j)``
+        with ``n_j`` the unit vector from the focus to ``x_j`` at distance ``d_j``, so the test is one matmul.
+        """
         rows = torch.arange(len(focus), device=pos.device)
-        origin = pos[rows, focus]  # (G, 3)
+        rel = pos - pos[rows, focus][:, None]  # (G, M, 3)
+        d = rel.norm(dim=-1).clamp_min(1e-6)
+        unit = rel / d[..., None]
         z_new = self.elements.to(pos.device)[element]
         z_old = self.elements.to(pos.device)[species]
         radius = COVALENT_RADIUS_T.to(pos.device)
-        limit = CONTACT_TOLERANCE * (radius[z_new][:, None] + radius[z_old])  # (G, M)
+        bond = CONTACT_TOLERANCE * (radius[z_new][:, None] + radius[z_old])  # (G, M)
         others = present.clone()
         others[rows, focus] = False
         forbidden = others & (saturated | (z_new == 1)[:, None])  # atoms the new one may not bond to
+        reach = torch.where(forbidden, torch.maximum(bond, torch.full_like(bond, OVERLAP)), torch.full_like(bond, OVERLAP))
+        reach = torch.where(others, reach, torch.zeros_like(reach))  # absent atoms and the focus block nothing
 
-        def blocked(offsets: torch.Tensor) -> torch.Tensor:
-            d = torch.cdist(origin[:, None] + offsets, pos)  # (G, P, M)
-            bond = (d < limit[:, None]) & forbidden[:, None]
-            overlap = (d < OVERLAP) & others[:, None]
-            return (bond | overlap).any(-1)
+        def blocked(r: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+            threshold = (r[:, None] ** 2 + d**2 - reach**2) / (2 * r[:, None] * d)  # (G, M)
+            threshold = torch.where(reach > 0, threshold, torch.full_like(threshold, 2.0))
+            cosines = directions.expand(len(r), -1, -1) @ unit.transpose(1, 2)  # (G, P, M)
+            return (cosines > threshold[:, None, :]).any(-1)
 
         return blocked
 
@@ -231,7 +242,7 @@ class SymphonySampler(Sampler):
         coeffs = dist.angular[rows, k]  # (G, (L+1)^2)
         sphere = coeffs @ model.grid_sh.T / T
         if blocker is not None:
-            sphere = _mask_unless_all(sphere, blocker(r[:, None, None] * model.grid[None]))
+            sphere = _mask_unless_all(sphere, blocker(r, model.grid[None]))
         u0 = model.grid[_gumbel_argmax(sphere, generator)]
         e1, e2 = tangent_basis(u0)
         patch = self.patch.to(u0.device)
@@ -239,7 +250,7 @@ class SymphonySampler(Sampler):
         cand = torch.nn.functional.normalize(cand, dim=-1)
         local = (sh(c.position_lmax, cand) * coeffs[:, None]).sum(-1) / T
         if blocker is not None:
-            local = _mask_unless_all(local, blocker(r[:, None, None] * cand))
+            local = _mask_unless_all(local, blocker(r, cand))
         u = cand[rows, _gumbel_argmax(local, generator)]
         return r[:, None] * u
 
