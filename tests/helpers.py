@@ -45,3 +45,18 @@ def tiny_checkpoint(folder: Path, seed: int = 0, config: SymphonyConfig = TINY) 
     card = {"name": "tiny", "method": "symphony", "version": VERSION, "config": config.to_dict()}
     save_checkpoint(folder, model.state_dict(), card)
     return folder
+
+
+def assert_input_error(reader, path: Path, data: bytes, line: int | None, reason: str) -> str:
+    """Write ``data`` to ``path``; ``reader(path)`` must raise a one-line InputError naming file, reason and line."""
+    import pytest
+
+    from gen3d.io.errors import InputError
+
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        reader(path)
+    message = str(info.value)
+    assert path.name in message and reason in message and "\n" not in message, message
+    assert info.value.line == line, message
+    return message

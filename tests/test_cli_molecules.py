@@ -95,6 +95,8 @@ def test_corrupt_checkpoint_exits_2(ckpt, tmp_path):
 def test_unknown_checkpoint_and_bad_device(tmp_path):
     res = _gen3d("molecules", "sample", "--n", "1", "--out", str(tmp_path / "x.sdf"), "--checkpoint", "no-such-model")
     assert res.returncode == 2 and "not found" in res.stderr
+    res = _gen3d("molecules", "sample", "--n", "1", "--out", str(tmp_path / "x.sdf"), "--device", "gpu")
+    assert res.returncode == 2 and "unknown device" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_checkpoints_list():

@@ -10,6 +10,7 @@ import pytest
 
 from gen3d.io.errors import InputError
 from gen3d.io.pdb import read_protein, read_trajectory, write_protein, write_trajectory
+from tests.helpers import assert_input_error
 from gen3d.structures import Molecule, Protein, Trajectory
 
 TINY = Path(__file__).parent / "data" / "tiny.pdb"  # 2 chains, insertion codes, altlocs, Zn, one water
@@ -155,13 +156,7 @@ BAD_PDB = {
 @pytest.mark.parametrize("case", sorted(BAD_PDB))
 def test_bad_pdb_is_input_error_naming_file_and_line(tmp_path, case):
     data, line, reason = BAD_PDB[case]
-    path = tmp_path / "prot.pdb"
-    path.write_bytes(data)
-    with pytest.raises(InputError) as info:
-        read_protein(path)
-    message = str(info.value)
-    assert "prot.pdb" in message and reason in message and "\n" not in message, message
-    assert info.value.line == line, message
+    assert_input_error(read_protein, tmp_path / "prot.pdb", data, line, reason)
 
 
 def test_bad_mmcif_missing_and_corrupt_gzip(tmp_path):

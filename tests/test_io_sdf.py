@@ -11,6 +11,7 @@ from rdkit.Chem import AllChem
 
 from gen3d.io.errors import InputError
 from gen3d.io.sdf import format_sdf, parse_sdf, read_sdf, write_sdf
+from tests.helpers import assert_input_error
 from gen3d.structures import Molecule
 from gen3d.structures.rdkit import parse_property
 
@@ -142,13 +143,7 @@ def bad_cases() -> dict[str, tuple[bytes, int | None, str]]:
 @pytest.mark.parametrize("case", sorted(bad_cases()))
 def test_bad_sdf_is_input_error_naming_file_and_line(tmp_path, case):
     data, line, reason = bad_cases()[case]
-    path = tmp_path / "mols.sdf"
-    path.write_bytes(data)
-    with pytest.raises(InputError) as info:
-        read_sdf(path)
-    message = str(info.value)
-    assert "mols.sdf" in message and reason in message and "\n" not in message, message
-    assert info.value.line == line, message
+    assert_input_error(read_sdf, tmp_path / "mols.sdf", data, line, reason)
 
 
 def test_missing_and_corrupt_gzip(tmp_path):

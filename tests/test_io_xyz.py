@@ -11,6 +11,7 @@ import pytest
 from gen3d.io.errors import InputError
 from gen3d.io.molecules import MoleculeWriter, read_molecules, write_molecules
 from gen3d.io.xyz import format_xyz, parse_xyz, read_xyz, write_xyz
+from tests.helpers import assert_input_error
 from gen3d.structures import Molecule
 
 
@@ -153,13 +154,7 @@ BAD_XYZ = {
 @pytest.mark.parametrize("case", sorted(BAD_XYZ))
 def test_bad_xyz_is_input_error_naming_file_and_line(tmp_path, case):
     data, line, reason = BAD_XYZ[case]
-    path = tmp_path / "bad.xyz"
-    path.write_bytes(data)
-    with pytest.raises(InputError) as info:
-        read_xyz(path)
-    message = str(info.value)
-    assert "bad.xyz" in message and reason in message and "\n" not in message
-    assert info.value.line == line
+    message = assert_input_error(read_xyz, tmp_path / "bad.xyz", data, line, reason)
     if line is not None:
         assert f"line {line}:" in message
 

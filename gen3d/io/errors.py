@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
 import zlib
 from collections.abc import Iterator
@@ -38,6 +39,17 @@ def _one_line(text: str) -> str:
     """``text`` with its lines joined by spaces (library messages can span several lines)."""
     parts = (part.strip() for part in str(text).splitlines())
     return " ".join(part for part in parts if part)
+
+
+def parse_coordinate(token: str, path: str | os.PathLike, line: int) -> float:
+    """A finite float, or an ``InputError`` naming the file and line (shared by every reader)."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise InputError(path, f"non-numeric coordinate {token.strip()!r}", line) from None
+    if not math.isfinite(value):
+        raise InputError(path, f"non-finite coordinate {token.strip()!r}", line)
+    return value
 
 
 def is_gzip_path(path: str | os.PathLike) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
 import warnings
@@ -13,7 +12,7 @@ import numpy as np
 from Bio.PDB import MMCIFIO, PDBIO, MMCIFParser, PDBParser
 from Bio.PDB.Structure import Structure
 
-from gen3d.io.errors import InputError, atomic_output, base_suffix, read_text, write_text
+from gen3d.io.errors import InputError, atomic_output, base_suffix, parse_coordinate, read_text, write_text
 from gen3d.structures.biopython import protein_from_structure, protein_to_structure
 from gen3d.structures.protein import Protein
 from gen3d.structures.rdkit import atomic_number
@@ -55,12 +54,7 @@ def _scan_pdb_atoms(lines: list[str], path: str | os.PathLike) -> dict[int, int]
         if len(line) < 54:
             raise InputError(path, f"truncated {line[:6].strip()} record (no room for x, y, z)", number)
         for column in (line[30:38], line[38:46], line[46:54]):
-            try:
-                value = float(column)
-            except ValueError:
-                raise InputError(path, f"non-numeric coordinate {column.strip()!r}", number) from None
-            if not math.isfinite(value):
-                raise InputError(path, f"non-finite coordinate {column.strip()!r}", number)
+            parse_coordinate(column, path, number)
         element = line[76:78].strip()
         if element:
             try:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable
 
 import numpy as np
 
-from gen3d.io.errors import InputError, read_text, write_text
+from gen3d.io.errors import InputError, parse_coordinate, read_text, write_text
 from gen3d.structures.molecule import Molecule
 from gen3d.structures.rdkit import atomic_number, element_symbol
 
@@ -30,17 +29,6 @@ def _element(token: str, path: str | os.PathLike, line: int) -> int:
     except (KeyError, ValueError):
         raise InputError(path, f"unknown element {token!r}", line) from None
     return z
-
-
-def _coordinate(token: str, path: str | os.PathLike, line: int) -> float:
-    """A finite float, or an ``InputError`` naming the line."""
-    try:
-        value = float(token)
-    except ValueError:
-        raise InputError(path, f"non-numeric coordinate {token!r}", line) from None
-    if not math.isfinite(value):
-        raise InputError(path, f"non-finite coordinate {token!r}", line)
-    return value
 
 
 def _count(text: str) -> int | None:
@@ -83,7 +71,7 @@ def parse_xyz(text: str, path: str | os.PathLike = "<string>") -> list[Molecule]
                 reason = f"expected 'element x y z' for atom {k + 1} of {count}, found {found!r}{hint}"
                 raise InputError(path, reason, j + 1)
             numbers.append(_element(tokens[0], path, j + 1))
-            positions.append([_coordinate(t, path, j + 1) for t in tokens[1:4]])
+            positions.append([parse_coordinate(t, path, j + 1) for t in tokens[1:4]])
         positions_array = np.array(positions, dtype=np.float64).reshape(-1, 3)
         mols.append(Molecule(numbers=np.array(numbers, dtype=np.int64), positions=positions_array, name=name))
         i += 2 + count

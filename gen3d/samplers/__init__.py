@@ -3,6 +3,7 @@
 from gen3d.samplers.base import (
     Condition,
     ConditionError,
+    DeviceError,
     Length,
     Sampler,
     StartFragment,
@@ -16,6 +17,7 @@ __all__ = [
     "REGISTRY",
     "Condition",
     "ConditionError",
+    "DeviceError",
     "Length",
     "ModelEntry",
     "Sampler",

@@ -57,13 +57,22 @@ class ConditionError(ValueError):
     """A condition the sampler does not support or cannot satisfy."""
 
 
+class DeviceError(ValueError):
+    """A device name that is unknown or not available on this machine."""
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    """``auto`` -> CUDA when available, else CPU; an unknown name or ``cuda`` without a GPU is an error."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {str(device)!r} (use auto, cpu or cuda)") from None
+    if device.type not in ("cpu", "cuda"):
+        raise DeviceError(f"unsupported device {str(device)!r} (use auto, cpu or cuda)")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA device is available")
+        raise DeviceError("--device cuda was requested but no CUDA device is available")
     return device
 
 
