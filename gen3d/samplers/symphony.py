@@ -21,6 +21,7 @@ from gen3d.samplers.base import Condition, ConditionError, Sampler, StartFragmen
 from gen3d.structures import Molecule
 
 DEFAULT_TEMPERATURE = 0.8  # chosen on seed 1 (300 molecules): see the model card
+DEFAULT_POSITION_TEMPERATURE = 0.8  # of the position head (component, radius, direction); chosen on seed 1
 DEFAULT_VALENCE_MASK = True
 OVERLAP = 0.7  # Å; with the valence mask, no new atom closer than this to any other atom
 CONTACT_TOLERANCE = 1.3  # valence mask: atoms closer than 1.3 (r_i + r_j) count as bonded, as in RDKit's xyz2mol
@@ -63,11 +64,18 @@ class SymphonySampler(Sampler):
 
     conditions = (StartFragment,)
 
-    def __init__(self, model: Symphony, temperature: float = DEFAULT_TEMPERATURE, valence_mask: bool = DEFAULT_VALENCE_MASK) -> None:
-        if temperature <= 0:
-            raise ValueError("temperature must be positive")
+    def __init__(
+        self,
+        model: Symphony,
+        temperature: float = DEFAULT_TEMPERATURE,
+        valence_mask: bool = DEFAULT_VALENCE_MASK,
+        position_temperature: float = DEFAULT_POSITION_TEMPERATURE,
+    ) -> None:
+        if temperature <= 0 or position_temperature <= 0:
+            raise ValueError("temperatures must be positive")
         self.model = model.eval()
         self.temperature = temperature
+        self.position_temperature = position_temperature
         self.valence_mask = valence_mask
         c = model.config
         self.elements = torch.tensor(c.elements)
@@ -75,7 +83,11 @@ class SymphonySampler(Sampler):
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint: str, temperature: float = DEFAULT_TEMPERATURE, valence_mask: bool = DEFAULT_VALENCE_MASK
+        cls,
+        checkpoint: str,
+        temperature: float = DEFAULT_TEMPERATURE,
+        valence_mask: bool = DEFAULT_VALENCE_MASK,
+        position_temperature: float = DEFAULT_POSITION_TEMPERATURE,
     ) -> "SymphonySampler":
         """Load a verified Symphony checkpoint (shipped name or folder)."""
         state, card = load_checkpoint(checkpoint, "symphony")
@@ -86,7 +98,7 @@ class SymphonySampler(Sampler):
             model.load_state_dict(state, strict=True)
         except (RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
-        sampler = cls(model, temperature, valence_mask)
+        sampler = cls(model, temperature, valence_mask, position_temperature)
         sampler.card = card
         return sampler
 
@@ -229,7 +241,7 @@ class SymphonySampler(Sampler):
         ``blocker`` (valence mask) removes directions that would over-fill a valence, unless it
         would remove them all.
         """
-        model, T, c = self.model, self.temperature, self.model.config
+        model, T, c = self.model, self.position_temperature, self.model.config
         G = len(dist.mix)
         rows = torch.arange(G, device=dist.mix.device)
         mix = (dist.mix / T).log_softmax(-1)
