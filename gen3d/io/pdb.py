@@ -107,12 +107,30 @@ def _parse_structure(text: str, path: str | os.PathLike) -> Structure:
     if not any(True for _ in structure.get_atoms()):
         raise InputError(path, "no atoms")
     for atom in structure.get_atoms():
-        try:
-            atomic_number(atom.element or "")
-        except KeyError:
-            line = serial_lines.get(atom.get_serial_number())
-            raise InputError(path, f"cannot tell the element of atom {atom.get_name()!r}", line) from None
+        if not _known_element(atom.element or ""):
+            guess = _element_from_name(atom.get_name())
+            if guess is None:
+                line = serial_lines.get(atom.get_serial_number())
+                raise InputError(path, f"cannot tell the element of atom {atom.get_name()!r}", line) from None
+            atom.element = guess
     return structure
+
+
+def _known_element(symbol: str) -> bool:
+    try:
+        atomic_number(symbol)
+        return True
+    except KeyError:
+        return False
+
+
+def _element_from_name(name: str) -> str | None:
+    """Element of a PDB atom without an element column, from the first letter of its name (``HT1`` -> H),
+    as CHARMM/NAMD-written files need; None when that letter is no element either."""
+    letters = "".join(ch for ch in name.strip() if ch.isalpha())
+    if letters and letters[0].upper() in ("H", "C", "N", "O", "S", "P"):
+        return letters[0].upper()
+    return None
 
 
 def read_protein(path: str | os.PathLike, model_index: int = 0) -> Protein:

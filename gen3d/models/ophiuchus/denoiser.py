@@ -1,0 +1,170 @@
+"""SO(3)-equivariant noise predictor for Ophiuchus latents: a fully connected graph over a chain of coarse nodes.
+
+A latent is a chain of N coarse nodes (padding at the end), each with a position and equivariant
+features. Every pair of real nodes of a sample exchanges messages (N is small) through
+:class:`gen3d.nn.InteractionBlock`; the radial MLP of each edge sees a Bessel basis of the
+distance, a bounded monotone function of the distance, r / (r + cutoff) (edges never drop out,
+so long-range pairs keep a distance signal), and a learned embedding of the sequence separation. Nodes start from their features plus invariant
+scalars: the diffusion time, their relative position along the chain and, when ``chiral``, the
+sine of the pseudo-torsion of the chain around them. That last scalar is odd under reflection,
+which makes the network SO(3)- but not O(3)-equivariant: natural proteins are chiral, and an
+O(3)-equivariant denoiser would sample mirror images as often as the real thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from diffusers.models.embeddings import get_timestep_embedding
+from e3nn import o3
+from torch import nn
+
+from gen3d.nn import InteractionBlock, RadialEmbedding
+from gen3d.nn.interaction import gate_for
+from gen3d.nn.scatter import scatter_sum
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Architecture of :class:`LatentDenoiser`. Lengths (``cutoff``) are in the units the positions arrive in."""
+
+    latent_irreps: str = "16x0e + 8x1o + 4x2e"
+    irreps_hidden: str = "64x0e + 16x1o + 8x2e"
+    num_layers: int = 4
+    lmax_sh: int = 2
+    cutoff: float = 4.0
+    num_basis: int = 12
+    radial_hidden: int = 64
+    max_seq_sep: int = 8
+    seq_dim: int = 8
+    time_dim: int = 32
+    chain_basis: int = 4
+    avg_num_neighbors: float = 16.0
+    chiral: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DenoiserConfig":
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown denoiser config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+def dense_graph(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All ordered pairs (src != dst) of real nodes of each sample.
+
+    Returns ``node`` (flat indices into B*N of the real nodes), ``edge_index`` (2, E) into the
+    real nodes, and the sequence separation ``dst - src`` of every edge.
+    """
+    B, N = mask.shape
+    node = mask.reshape(-1).nonzero().squeeze(1)
+    compact = torch.full((B * N,), -1, dtype=torch.long, device=mask.device)
+    compact[node] = torch.arange(len(node), device=mask.device)
+    pairs = mask[:, :, None] & mask[:, None, :] & ~torch.eye(N, dtype=torch.bool, device=mask.device)
+    b, i, j = pairs.nonzero(as_tuple=True)
+    return node, torch.stack([compact[b * N + i], compact[b * N + j]]), j - i
+
+
+def pseudo_torsion(positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sine of the dihedral of nodes (i-1, i, i+1, i+2) at node i, 0 where undefined; shape (B, N).
+
+    SO(3)- and translation-invariant, odd under reflection: it tells the network the chain's handedness.
+    """
+    bond = positions[:, 1:] - positions[:, :-1]  # (B, N-1, 3)
+    out = positions.new_zeros(mask.shape)
+    if bond.shape[1] < 3:
+        return out
+    a, b, c = bond[:, :-2], bond[:, 1:-1], bond[:, 2:]
+    triple = (torch.cross(a, b, dim=-1) * c).sum(-1)
+    norms = (a.norm(dim=-1) * b.norm(dim=-1) * c.norm(dim=-1)).clamp_min(1e-6)
+    valid = mask[:, 3:]  # node i+2 real => nodes i-1..i+2 real (padding is at the end)
+    out[:, 1:-2] = torch.where(valid, triple / norms, torch.zeros_like(triple))
+    return out
+
+
+def chain_features(mask: torch.Tensor, num: int, dtype: torch.dtype) -> torch.Tensor:
+    """``cos(k pi u)`` for k = 1..num of the relative chain position ``u = i / (n - 1)`` in [0, 1]; (B, N, num)."""
+    n = mask.sum(1, keepdim=True).clamp_min(2) - 1
+    u = torch.arange(mask.shape[1], device=mask.device, dtype=dtype)[None] / n.to(dtype)
+    k = torch.arange(1, num + 1, device=mask.device, dtype=dtype)
+    return torch.cos(torch.pi * u[..., None] * k)
+
+
+class LatentDenoiser(nn.Module):
+    """Predicts the noise on (positions, features) of a batch of padded latent chains; see module docstring."""
+
+    def __init__(self, config: DenoiserConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or DenoiserConfig()
+        self.irreps_latent = o3.Irreps(c.latent_irreps)
+        self.irreps_hidden = o3.Irreps(c.irreps_hidden).sort().irreps.simplify()
+        if gate_for(self.irreps_hidden).irreps_out != self.irreps_hidden:
+            raise ValueError(f"irreps_hidden {c.irreps_hidden!r}: scalars must precede l > 0 irreps after sorting")
+        if o3.Irrep("1o") not in [ir for _, ir in self.irreps_hidden]:
+            raise ValueError(f"irreps_hidden {c.irreps_hidden!r} needs 1o channels for the position noise")
+        self.irreps_sh = o3.Irreps.spherical_harmonics(c.lmax_sh)
+        num_node_scalars = c.time_dim + c.chain_basis + int(c.chiral)
+        irreps_in = (self.irreps_latent + o3.Irreps(f"{num_node_scalars}x0e"))
+        self.time_mlp = nn.Sequential(nn.Linear(c.time_dim, c.time_dim), nn.SiLU(), nn.Linear(c.time_dim, c.time_dim))
+        self.radial = RadialEmbedding(c.cutoff, c.num_basis)
+        self.seq_embedding = nn.Embedding(2 * c.max_seq_sep + 1, c.seq_dim)
+        edge_scalars = c.num_basis + 1 + c.seq_dim
+        irreps = [irreps_in] + [self.irreps_hidden] * c.num_layers
+        self.time_proj = nn.ModuleList(o3.Linear(f"{c.time_dim}x0e", a) for a in irreps[:-1])
+        self.layers = nn.ModuleList(
+            InteractionBlock(a, b, self.irreps_sh, edge_scalars, c.radial_hidden, c.avg_num_neighbors)
+            for a, b in zip(irreps[:-1], irreps[1:])
+        )
+        self.feature_head = o3.Linear(self.irreps_hidden, self.irreps_latent)
+        self.feature_skip = o3.Linear(self.irreps_latent, self.irreps_latent)
+        self.position_head = o3.Linear(self.irreps_hidden, "1x1o")
+        self.position_skip = nn.Linear(c.time_dim, 1)
+
+    def forward(
+        self, positions: torch.Tensor, features: torch.Tensor, t: torch.Tensor | int, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Noise estimates ``(eps_positions (B, N, 3), eps_features (B, N, D))`` at diffusion timestep(s) ``t``.
+
+        ``eps_positions`` has zero mean over each sample's real nodes; padded rows are zero.
+        """
+        c = self.config
+        B, N, _ = positions.shape
+        dtype = positions.dtype
+        mask = mask.bool()
+        t = torch.as_tensor(t, device=positions.device).reshape(-1).expand(B)
+        node, edge_index, seq_sep = dense_graph(mask)
+        sample_of = node // N
+        pos = positions.reshape(B * N, 3)[node]
+        com = scatter_sum(pos, sample_of, B) / mask.sum(1, keepdim=True).clamp_min(1).to(dtype)
+        centred = pos - com[sample_of]
+
+        temb = self.time_mlp(get_timestep_embedding(t, c.time_dim, flip_sin_to_cos=True, downscale_freq_shift=0).to(dtype))
+        scalars = [temb[:, None].expand(B, N, c.time_dim), chain_features(mask, c.chain_basis, dtype)]
+        if c.chiral:
+            scalars.append(pseudo_torsion(positions, mask)[..., None])
+        feats = features.reshape(B * N, -1)[node]
+        x = torch.cat([feats, torch.cat(scalars, -1).reshape(B * N, -1)[node]], -1)
+
+        src, dst = edge_index
+        vec = pos[dst] - pos[src]
+        dist = vec.norm(dim=-1)
+        sh = o3.spherical_harmonics(self.irreps_sh, vec, normalize=True, normalization="component")
+        sep = seq_sep.clamp(-c.max_seq_sep, c.max_seq_sep) + c.max_seq_sep
+        edge = torch.cat([self.radial(dist), (dist / (dist + c.cutoff))[:, None], self.seq_embedding(sep).to(dtype)], -1)
+
+        node_time = temb[sample_of]
+        for proj, layer in zip(self.time_proj, self.layers):
+            x = layer(x + proj(node_time), edge_index, sh, edge)
+
+        eps_feat = self.feature_head(x) + self.feature_skip(feats)
+        # Skip term with a time-only gain: eps ~ x_t at high noise is easy, and the output stays linear in the input.
+        eps_pos = self.position_head(x) + self.position_skip(node_time) * centred
+        eps_pos = eps_pos - (scatter_sum(eps_pos, sample_of, B) / mask.sum(1, keepdim=True).clamp_min(1).to(dtype))[sample_of]
+
+        out_pos = positions.new_zeros(B * N, 3).index_copy(0, node, eps_pos)
+        out_feat = features.new_zeros(B * N, features.shape[-1]).index_copy(0, node, eps_feat)
+        return out_pos.view(B, N, 3), out_feat.view(B, N, -1)

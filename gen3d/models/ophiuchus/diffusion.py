@@ -1,0 +1,191 @@
+"""Latent DDPM for Ophiuchus: normalisation, epsilon loss and scheduler-driven sampling of padded latent chains.
+
+Latents are ``positions (B, N, 3)`` in Å, ``features (B, N, D)`` with irreps ``latent_irreps`` and
+``mask (B, N)`` (padding at the end). Diffusion runs in a normalised space: positions centred
+per sample and divided by ``position_scale``; features shifted (scalar ``0e`` channels only, so
+rotations still act the same) and divided per irrep channel to unit RMS. The normalisation is
+kept in buffers, so it travels in the safetensors state dict. Positional noise lives in the
+zero-centre-of-mass subspace (the model is translation invariant), feature noise is plain Gaussian.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+
+import torch
+from e3nn import o3
+from torch import nn
+
+from gen3d.models.ophiuchus.denoiser import DenoiserConfig, LatentDenoiser
+from gen3d.models.ophiuchus.schedulers import default_steps, make_scheduler
+
+VERSION = "ophiuchus-latent-ddpm/v1"
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Settings of :class:`LatentDiffusion` (stored verbatim in checkpoint cards)."""
+
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    position_scale: float = 10.0  # Å per unit of the normalised positions
+    num_train_timesteps: int = 1000
+    position_loss_weight: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {
+            "denoiser": self.denoiser.to_dict(), "position_scale": self.position_scale,
+            "num_train_timesteps": self.num_train_timesteps, "position_loss_weight": self.position_loss_weight,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DiffusionConfig":
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown latent diffusion config keys: {sorted(unknown)}")
+        d = dict(d)
+        if "denoiser" in d:
+            d["denoiser"] = DenoiserConfig.from_dict(d["denoiser"])
+        return cls(**d)
+
+
+def _randn(shape: Sequence[int], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+    """Standard normal draws on ``generator``'s device (reproducible across target devices), moved to ``like``."""
+    device = generator.device if generator is not None else like.device
+    return torch.randn(tuple(shape), generator=generator, device=device, dtype=like.dtype).to(like.device)
+
+
+def centre(positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Subtract each sample's mean over its real nodes; padded rows become zero."""
+    m = mask[..., None].to(positions.dtype)
+    mean = (positions * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
+    return (positions - mean) * m
+
+
+class LatentDiffusion(nn.Module):
+    """Epsilon-prediction DDPM on Ophiuchus latents; ``forward`` is the loss (so DDP wraps it)."""
+
+    def __init__(self, config: DiffusionConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or DiffusionConfig()
+        self.denoiser = LatentDenoiser(c.denoiser)
+        irreps = self.denoiser.irreps_latent
+        self.dim = irreps.dim
+        channel_dim = torch.tensor([ir.dim for mul, ir in irreps for _ in range(mul)], dtype=torch.long)
+        channel = torch.repeat_interleave(torch.arange(len(channel_dim)), channel_dim)
+        scalar = torch.tensor([ir == o3.Irrep("0e") for mul, ir in irreps for _ in range(mul)], dtype=torch.bool)
+        # Derived from the irreps, so not stored: irrep channel of each feature dim, its size, 0e or not.
+        self.register_buffer("channel", channel, persistent=False)
+        self.register_buffer("channel_dim", channel_dim, persistent=False)
+        self.register_buffer("is_scalar", scalar[channel], persistent=False)
+        self.register_buffer("position_scale", torch.tensor(float(c.position_scale)))
+        self.register_buffer("feature_shift", torch.zeros(self.dim))
+        self.register_buffer("feature_scale", torch.ones(self.dim))
+        alphas_cumprod = make_scheduler("ddpm", c.num_train_timesteps).alphas_cumprod.clone()
+        self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
+
+    # ---- normalisation -------------------------------------------------------------------
+    @torch.no_grad()
+    def fit_normalisation(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+        """Set the feature shift/scale from a sample of training latents; returns statistics for the card.
+
+        Scalar (0e) channels get their mean removed; every irrep channel is scaled to unit RMS
+        (one number per channel, shared by its 2l+1 components, so normalisation commutes with rotations).
+        """
+        mask = mask.bool()
+        f = features[mask].to(self.feature_scale)
+        shift = torch.where(self.is_scalar, f.mean(0), torch.zeros_like(f[0]))
+        sq = ((f - shift) ** 2).sum(0)
+        per_channel = sq.new_zeros(len(self.channel_dim)).index_add_(0, self.channel, sq)
+        rms = (per_channel / (len(f) * self.channel_dim)).sqrt()
+        rms = torch.where(rms > 1e-6, rms, torch.ones_like(rms))
+        self.feature_shift.copy_(shift)
+        self.feature_scale.copy_(rms[self.channel])
+        pos = centre(positions.to(self.feature_scale), mask)[mask]
+        return {
+            "num_nodes": len(f),
+            "position_rms_A": float(pos.pow(2).mean().sqrt()),
+            "position_scale_A": float(self.position_scale),
+            "feature_rms_min": float(rms.min()), "feature_rms_max": float(rms.max()),
+        }
+
+    def normalise(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Å latents -> diffusion space (centred positions / scale, standardised features, zero padding)."""
+        pos = centre(positions, mask) / self.position_scale
+        feat = (features - self.feature_shift) / self.feature_scale * mask[..., None]
+        return pos, feat
+
+    def denormalise(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Diffusion space -> Å latents (padding stays zero)."""
+        pos = centre(positions, mask) * self.position_scale
+        feat = (features * self.feature_scale + self.feature_shift) * mask[..., None]
+        return pos, feat
+
+    # ---- training ------------------------------------------------------------------------
+    def loss(
+        self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Epsilon MSE at a random timestep per sample, averaged over real nodes: {"loss", "loss_pos", "loss_feat"}."""
+        mask = mask.bool()
+        x_pos, x_feat = self.normalise(positions, features, mask)
+        B, N, _ = x_pos.shape
+        t_device = generator.device if generator is not None else x_pos.device
+        t = torch.randint(0, self.config.num_train_timesteps, (B,), generator=generator, device=t_device).to(x_pos.device)
+        noise_pos = centre(_randn((B, N, 3), generator, x_pos), mask)
+        noise_feat = _randn((B, N, self.dim), generator, x_feat) * mask[..., None]
+        ab = self.alphas_cumprod[t].to(x_pos.dtype).view(B, 1, 1)
+        pred_pos, pred_feat = self.denoiser(
+            ab.sqrt() * x_pos + (1 - ab).sqrt() * noise_pos, ab.sqrt() * x_feat + (1 - ab).sqrt() * noise_feat, t, mask
+        )
+        m = mask[..., None].to(x_pos.dtype)
+        count = m.sum().clamp_min(1)
+        loss_pos = ((pred_pos - noise_pos) ** 2 * m).sum() / (3 * count)
+        loss_feat = ((pred_feat - noise_feat) ** 2 * m).sum() / (max(self.dim, 1) * count)
+        loss = self.config.position_loss_weight * loss_pos + loss_feat
+        return {"loss": loss, "loss_pos": loss_pos.detach(), "loss_feat": loss_feat.detach()}
+
+    def forward(
+        self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Same as :meth:`loss` (training through ``forward`` keeps DistributedDataParallel in the loop)."""
+        return self.loss(positions, features, mask, generator)
+
+    # ---- sampling ------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        num_nodes: Sequence[int] | torch.Tensor,
+        scheduler_name: str = "ddpm",
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Latents with the given numbers of nodes: ``(positions Å (B, N, 3) centred, features (B, N, D), mask (B, N))``.
+
+        All samples denoise together (padded to the longest); the loop runs over denoising steps
+        only. The same ``generator`` state gives the same latents on the same device.
+        """
+        device = torch.device(device) if device is not None else self.position_scale.device
+        dtype = self.feature_scale.dtype
+        n = torch.as_tensor(num_nodes, dtype=torch.long).reshape(-1).to(device)
+        B, N = len(n), int(n.max()) if len(n) else 0
+        mask = torch.arange(N, device=device)[None] < n[:, None]
+        like = torch.empty(0, device=device, dtype=dtype)
+        scheduler = make_scheduler(scheduler_name, self.config.num_train_timesteps)
+        scheduler.set_timesteps(steps or default_steps(scheduler_name, self.config.num_train_timesteps), device=device)
+        m = mask[..., None].to(dtype)
+
+        def project(x: torch.Tensor) -> torch.Tensor:
+            """Back onto the model's space: zero-mean positions, zero padding (also applied to scheduler noise)."""
+            x = x.view(B, N, 3 + self.dim)
+            return torch.cat([centre(x[..., :3], mask), x[..., 3:] * m], -1).view(B, -1)
+
+        x = project(_randn((B, N * (3 + self.dim)), generator, like) * scheduler.init_noise_sigma)
+        for t in scheduler.timesteps:
+            x_in = scheduler.scale_model_input(x, t).view(B, N, 3 + self.dim)
+            eps_pos, eps_feat = self.denoiser(x_in[..., :3], x_in[..., 3:], t.expand(B), mask)
+            eps = torch.cat([eps_pos, eps_feat], -1).view(B, -1)
+            x = project(scheduler.step(eps, t, x, generator=generator).prev_sample.to(dtype))
+        x = x.view(B, N, 3 + self.dim)
+        positions, features = self.denormalise(x[..., :3], x[..., 3:], mask)
+        return positions, features, mask
