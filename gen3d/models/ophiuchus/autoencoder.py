@@ -18,6 +18,7 @@ from gen3d.models.ophiuchus.config import OphiuchusConfig
 from gen3d.models.ophiuchus.features import IRREPS_IN, IRREPS_OUT, decode_residues, encode_residues
 from gen3d.nn.coarsening import SequenceCoarsening, SequenceRefinement
 from gen3d.nn.light_interaction import LightInteractionBlock
+from gen3d.nn.norm import EquivariantRMSNorm
 from gen3d.nn.radial import RadialEmbedding
 from gen3d.nn.sequence_graph import NUM_SEPARATION_FEATURES, knn_graph, separation_features
 
@@ -94,6 +95,8 @@ class Ophiuchus(nn.Module):
             SequenceRefinement(width[l + 1], width[l], cfg.stride, CA_SPACING * cfg.stride**l) for l in levels
         )
         self.head = o3.Linear(width[0], IRREPS_OUT)
+        self.enc_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
+        self.dec_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
 
     @property
     def compression(self) -> int:
@@ -107,10 +110,10 @@ class Ophiuchus(nn.Module):
         """Latent of residues ``(B, N)`` (N a multiple of the compression; ``mask`` marks real residues)."""
         x, feats = encode_residues(aatype, coords, atom_mask & mask[..., None])
         h = self.embed(feats) * mask[..., None]
-        h = h + self.enc_conv[0](x, h, mask)
+        h = self.enc_norm[0](h + self.enc_conv[0](x, h, mask))
         for level, coarsen in enumerate(self.coarsen):
             x, h, mask = coarsen(x, h, mask)
-            h = h + self.enc_conv[level + 1](x, h, mask)
+            h = self.enc_norm[level + 1](h + self.enc_conv[level + 1](x, h, mask))
         return Latent(x, self.to_latent(h) * mask[..., None], mask)
 
     def decode(self, latent: Latent, mask: torch.Tensor | None = None) -> Decoded:
@@ -122,12 +125,12 @@ class Ophiuchus(nn.Module):
             masks.append(masks[-1].repeat_interleave(cfg.stride, dim=1))
         if mask is not None:
             masks[-1] = masks[-1] & mask
-        h = h + self.dec_conv[cfg.levels](x, h, masks[0])
+        h = self.dec_norm[cfg.levels](h + self.dec_conv[cfg.levels](x, h, masks[0]))
         for step, level in enumerate(reversed(range(cfg.levels))):
             x, h = self.refine[level](x, h)
             m = masks[step + 1]
             h = h * m[..., None]
-            h = h + self.dec_conv[level](x, h, m)
+            h = self.dec_norm[level](h + self.dec_conv[level](x, h, m))
         out = self.head(h)
         return Decoded(out[..., :20], x, out)
 

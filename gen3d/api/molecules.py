@@ -1,11 +1,4 @@
-"""The Python API: one function per user task, composing samplers, io, metrics and training.
-
-The CLI is a thin shell over these functions; scripts and notebooks call them directly::
-
-    from gen3d import api
-    api.sample_molecules("mols.sdf", 100, seed=0)
-    report = api.evaluate_file("mols.sdf")
-"""
+"""Molecule tasks of the Python API: sample with Symphony, score a file, train."""
 
 from __future__ import annotations
 

@@ -1,0 +1,116 @@
+"""The Ophiuchus autoencoder applied to residue chains: reconstruct through the latent, and
+interpolate between two conformations in latent space.
+
+Chains are batched (padded to a multiple of the compression factor) and run in one pass; the
+decoded chains keep the input's chain ids and numbering, with the predicted residue types.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gen3d.checkpoints import CheckpointError, load_checkpoint
+from gen3d.data.protein_batches import ResidueBatch
+from gen3d.data.protein_chains import ResidueChain
+from gen3d.data.residues import SLOT_EXISTS
+from gen3d.models.ophiuchus.autoencoder import Latent, Ophiuchus
+from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
+from gen3d.samplers.base import resolve_device
+
+
+def load_autoencoder(checkpoint: str) -> tuple[Ophiuchus, dict]:
+    """A verified Ophiuchus checkpoint (shipped name or folder) and its card."""
+    state, card = load_checkpoint(checkpoint, "ophiuchus")
+    if card.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint version {card.get('version')!r} is not supported (expected {VERSION})")
+    try:
+        model = Ophiuchus(OphiuchusConfig.from_dict(card.get("config", {})))
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
+    return model.eval(), card
+
+
+def batch_chains(chains: list[ResidueChain], length: int) -> ResidueBatch:
+    """Pad chains to ``length`` residues (coordinates as given, no centring)."""
+    B = len(chains)
+    aatype = torch.zeros(B, length, dtype=torch.long)
+    coords = torch.zeros(B, length, 14, 3)
+    atom_mask = torch.zeros(B, length, 14, dtype=torch.bool)
+    for i, c in enumerate(chains):
+        n = len(c)
+        aatype[i, :n] = torch.from_numpy(c.aatype)
+        coords[i, :n] = torch.from_numpy(c.coords)
+        atom_mask[i, :n] = torch.from_numpy(c.mask)
+    mask = torch.arange(length)[None] < torch.tensor([len(c) for c in chains])[:, None]
+    return ResidueBatch(aatype, coords * atom_mask[..., None], atom_mask, mask)
+
+
+class ProteinAutoencoder:
+    """Encode residue chains to latents and decode latents back to chains with every heavy atom."""
+
+    def __init__(self, model: Ophiuchus, card: dict | None = None, device: str | torch.device = "cpu") -> None:
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        self.card = card or {}
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str, device: str | torch.device = "cpu") -> "ProteinAutoencoder":
+        model, card = load_autoencoder(checkpoint)
+        return cls(model, card, device)
+
+    @property
+    def compression(self) -> int:
+        return self.model.compression
+
+    def _batch(self, chains: list[ResidueChain]) -> tuple[ResidueBatch, torch.Tensor]:
+        """Batch centred on each chain's Cα mean (returned, to translate decoded chains back)."""
+        length = self.model.padded_length(max(len(c) for c in chains))
+        batch = batch_chains(chains, length)
+        centre = torch.stack([torch.from_numpy(c.coords[:, 1].mean(0)) for c in chains]).float()
+        coords = (batch.coords - centre[:, None, None]) * batch.atom_mask[..., None]
+        return ResidueBatch(batch.aatype, coords, batch.atom_mask, batch.mask).to(self.device), centre
+
+    @torch.no_grad()
+    def encode(self, chains: list[ResidueChain]) -> tuple[Latent, torch.Tensor]:
+        """Latents of chains (padded batch) and the centres they were taken about."""
+        batch, centre = self._batch(chains)
+        return self.model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask), centre
+
+    @torch.no_grad()
+    def decode(self, latent: Latent, templates: list[ResidueChain], centre: torch.Tensor | None = None) -> list[ResidueChain]:
+        """Chains decoded from a latent batch, with the ids and numbering of ``templates`` (one per row)."""
+        length = latent.mask.shape[1] * self.compression
+        mask = torch.arange(length, device=self.device)[None] < torch.tensor([len(t) for t in templates], device=self.device)[:, None]
+        decoded = self.model.decode(latent, mask)
+        aatype = decoded.logits.argmax(-1)
+        coords = decoded.coords(aatype).cpu()
+        if centre is not None:
+            coords = coords + centre[:, None, None].cpu()
+        out = []
+        for i, t in enumerate(templates):
+            n, a = len(t), aatype[i, : len(t)].cpu().numpy()
+            out.append(ResidueChain(a, coords[i, :n].numpy().astype(np.float32), SLOT_EXISTS[a].copy(), t.chain_id, t.residue_numbers, t.insertion_codes))
+        return out
+
+    def reconstruct(self, chains: list[ResidueChain]) -> list[ResidueChain]:
+        """Encode and decode every chain (back in the input's frame)."""
+        latent, centre = self.encode(chains)
+        return self.decode(latent, chains, centre)
+
+    def interpolate(self, start: list[ResidueChain], end: list[ResidueChain], frames: int) -> list[list[ResidueChain]]:
+        """``frames`` structures along the straight line between the latents of two conformations of the same
+        chains (already superposed), decoded in the start's frame; frame 0 and the last are the reconstructions."""
+        n = len(start)
+        latent, centre = self.encode(start + end)
+        weights = torch.linspace(0, 1, frames, device=self.device)
+        out = []
+        for w in weights:
+            mix = Latent(
+                (1 - w) * latent.positions[:n] + w * latent.positions[n:],
+                (1 - w) * latent.features[:n] + w * latent.features[n:],
+                latent.mask[:n],
+            )
+            out.append(self.decode(mix, start, (1 - w.cpu()) * centre[:n] + w.cpu() * centre[n:]))
+        return out
