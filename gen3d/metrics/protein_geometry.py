@@ -2,9 +2,9 @@
 
 Everything works on a :class:`Backbone`, the amino-acid residues of a ``Protein`` (residues with a
 carbon ``CA`` and an ``N`` or ``C``, or a standard or modified amino-acid name) as ``(L, 4, 3)``
-arrays, NaN where an atom is missing, so CA-only traces work too. Two
-residues are *adjacent* when they follow each other in the same chain (file order); adjacent
-residues are *bonded* unless the chain is broken between them.
+arrays, NaN where an atom is missing, so CA-only traces work too. Two residues are *adjacent*
+when they follow each other in the same chain (file order); adjacent residues are *bonded*
+unless the chain is broken between them.
 
 Ideal values are Engh & Huber (1991), Acta Cryst. A47, 392, for non-Gly, non-Pro residues (one
 set for all residues, a simplification): lengths in Å, angles in degrees, each with its standard

@@ -43,7 +43,7 @@ def _select(protein: Protein, atoms: np.ndarray) -> Protein:
 
 
 def amino_acids_with_oxt(protein: Protein) -> Protein:
-    """The amino-acid residues of ``protein``, with an OXT added to chain-final residues that have C, CA, O but no OXT."""
+    """The amino-acid residues of ``protein``; chain-final residues with C, CA, O but no OXT get one."""
     bb = backbone(protein)
     res = atom_residues(protein)
     protein = _select(protein, np.flatnonzero(np.isin(res, bb.residues)))
@@ -56,7 +56,7 @@ def amino_acids_with_oxt(protein: Protein) -> Protein:
     x = bb.coords[ends]
     u = (x[:, CA] - x[:, C]) / np.linalg.norm(x[:, CA] - x[:, C], axis=1, keepdims=True)
     v = (x[:, O] - x[:, C]) / np.linalg.norm(x[:, O] - x[:, C], axis=1, keepdims=True)
-    w = -(u + v) / np.linalg.norm(u + v, axis=1, keepdims=True)  # bisects the C-CA and C-O bonds' opposite
+    w = -(u + v) / np.linalg.norm(u + v, axis=1, keepdims=True)  # in the CA-C-O plane, 120° from both bonds
     oxt = x[:, C] + OXT_BOND * w
     after = np.searchsorted(res, bb.residues[ends], side="right")  # insert after the residue's last atom
     first = after - 1
@@ -83,12 +83,13 @@ def _labels(protein: Protein) -> list[str]:
 
 def missing_heavy_atoms(protein: Protein) -> str:
     """The first standard residue that lacks heavy atoms (e.g. ``"A 8 ARG lacks CD, NE"``), else ""."""
-    res = atom_residues(protein)
-    for k, (label, start) in enumerate(zip(_labels(protein), protein.residue_starts())):
+    starts = protein.residue_starts()
+    stops = np.append(starts[1:], len(protein))
+    for label, start, stop in zip(_labels(protein), starts, stops):
         expected = SLOT_NAMES.get(str(protein.residue_names[start]))
         if expected is None:
             continue
-        missing = sorted(set(expected) - set(protein.atom_names[res == k].tolist()), key=expected.index)
+        missing = sorted(set(expected) - set(protein.atom_names[start:stop].tolist()), key=expected.index)
         if missing:
             return f"{label} lacks {', '.join(missing)}"
     return ""
@@ -104,7 +105,7 @@ def _reason(err: BaseException, labels: list[str]) -> str:
 
 
 def openmm_check(protein: Protein) -> str:
-    """"" if the protein's amino acids build as an Amber14 OpenMM system, else the (one-line) reason."""
+    """Empty if the protein's amino acids build as an Amber14 system in OpenMM, else the one-line reason."""
     from openmm import app
 
     from gen3d.io.pdb import write_protein

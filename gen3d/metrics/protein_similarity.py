@@ -40,7 +40,7 @@ def _sequence(bb: Backbone) -> str:
 
 
 def tm_scores(a: Backbone, b: Backbone) -> tuple[float, float]:
-    """TM-score of the TM-align superposition of ``a`` onto ``b``, normalised by the length of ``a`` and of ``b``."""
+    """TM-align scores of ``a`` and ``b``, normalised by the length of ``a`` and of ``b`` (0 below 3 residues)."""
     if len(a) < 3 or len(b) < 3:  # TM-align needs a few residues to align
         return 0.0, 0.0
     result = require_tmtools()(a.ca.astype(np.float64), b.ca.astype(np.float64), _sequence(a), _sequence(b))

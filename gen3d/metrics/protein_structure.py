@@ -56,9 +56,16 @@ class Clashes:
         return 1000.0 * self.count / self.heavy_atoms if self.heavy_atoms else 0.0
 
 
+def lookup(keys: np.ndarray, table: dict[str, float], default: float) -> np.ndarray:
+    """``table[key]`` for every key of an array (``default`` if absent); one dict access per distinct key."""
+    distinct, inverse = np.unique(np.asarray(keys, dtype=str), return_inverse=True)
+    values = np.array([table.get(str(k), default) for k in distinct], dtype=np.float64)
+    return values[inverse.reshape(-1)] if len(distinct) else np.zeros(0)
+
+
 def _bonds(names: np.ndarray, table: dict[str, int]) -> np.ndarray:
     """Bond count from a link atom for every atom name (``FAR`` if not listed)."""
-    return np.array([table.get(str(n), FAR) for n in names], dtype=np.int64) if len(names) else np.zeros(0, np.int64)
+    return lookup(names, table, FAR).astype(np.int64)
 
 
 def _link_exempt(protein: Protein, bb: Backbone, i: np.ndarray, j: np.ndarray, res: np.ndarray) -> np.ndarray:
@@ -72,10 +79,12 @@ def _link_exempt(protein: Protein, bb: Backbone, i: np.ndarray, j: np.ndarray, r
     adjacent = np.zeros(len(a), dtype=bool)
     step = (b == a + 1) & (a >= 0)
     adjacent[step] = bb.adjacent[a[step]]
-    from_n = np.where(protein.residue_names[j] == "PRO", _bonds(names[j], BONDS_FROM_N_PRO), _bonds(names[j], BONDS_FROM_N))
+    pro = protein.residue_names[j] == "PRO"
+    from_n = np.where(pro, _bonds(names[j], BONDS_FROM_N_PRO), _bonds(names[j], BONDS_FROM_N))
     peptide = adjacent & (_bonds(names[i], BONDS_FROM_C) + 1 + from_n <= 3)
     sg_i, sg_j = _bonds(names[i], BONDS_FROM_SG), _bonds(names[j], BONDS_FROM_SG)
-    bridge = (sg_i == 0) & (sg_j == 0) & (np.linalg.norm(protein.positions[i] - protein.positions[j], axis=1) < DISULFIDE_MAX)
+    d = np.linalg.norm(protein.positions[i] - protein.positions[j], axis=1)
+    bridge = (sg_i == 0) & (sg_j == 0) & (d < DISULFIDE_MAX)
     bridged = np.isin(a * len(bb) + b, (a * len(bb) + b)[bridge])
     return peptide | (bridged & (sg_i + 1 + sg_j <= 3))
 
@@ -85,7 +94,7 @@ def clashes(protein: Protein, bb: Backbone) -> Clashes:
     res = atom_residues(protein)
     elements = np.char.upper(protein.elements)
     atoms = np.flatnonzero(np.isin(res, bb.residues) & ~np.isin(elements, HYDROGENS))
-    radii = np.array([VDW_RADII.get(str(e), DEFAULT_RADIUS) for e in elements[atoms]])
+    radii = lookup(elements[atoms], VDW_RADII, DEFAULT_RADIUS)
     if len(atoms) < 2:
         return Clashes(np.zeros((0, 2), np.int64), np.zeros(0), len(atoms))
     cutoff = 2 * radii.max() - CLASH_OVERLAP

@@ -60,8 +60,10 @@ def score_protein(protein: Protein, openmm: bool = False) -> tuple[dict, dict]:
     bond_keys, angle_keys = list(IDEAL_BONDS), list(IDEAL_ANGLES)
     raw = {
         "deviations": deviations(measured),
-        "bond_outliers": sum(int(bad[k].sum()) for k in bond_keys), "bonds": sum(len(measured[k]) for k in bond_keys),
-        "angle_outliers": sum(int(bad[k].sum()) for k in angle_keys), "angles": sum(len(measured[k]) for k in angle_keys),
+        "bond_outliers": sum(int(bad[k].sum()) for k in bond_keys),
+        "bonds": sum(len(measured[k]) for k in bond_keys),
+        "angle_outliers": sum(int(bad[k].sum()) for k in angle_keys),
+        "angles": sum(len(measured[k]) for k in angle_keys),
         "favoured": rama["favoured"], "allowed": rama["allowed"], "backbone": bb,
     }
     item = {
@@ -74,6 +76,7 @@ def score_protein(protein: Protein, openmm: bool = False) -> tuple[dict, dict]:
         "clash_score": clash.score,
         "has_clash": clash.count > 0,
         "max_overlap": float(clash.overlaps.max()) if clash.count else 0.0,
+        "has_severe_clash": bool(clash.count and clash.overlaps.max() > SEVERE_OVERLAP),
         "rama_favoured": _rate(rama["favoured"].sum(), len(rama["favoured"])),
         "rama_allowed": _rate(rama["allowed"].sum(), len(rama["allowed"])),
         "bond_length_outliers": _rate(raw["bond_outliers"], raw["bonds"]),
@@ -125,14 +128,14 @@ def evaluate_proteins(
         if progress is not None:
             progress("structures", k + 1, len(proteins))
     n = len(items)
-    pooled = {key: np.concatenate([r[key] for r in raws]) if raws else np.zeros(0, bool) for key in ("favoured", "allowed")}
+    pooled = {k: np.concatenate([r[k] for r in raws]) if raws else np.zeros(0, bool) for k in ("favoured", "allowed")}
     metrics: dict[str, float | None] = {
-        "residues": _mean([i["residues"] for i in items]),
+        "length": _mean([i["residues"] for i in items]),
         "has_break": _rate(sum(i["has_break"] for i in items), n),
         "chain_breaks": _mean([i["chain_breaks"] for i in items]),
         "clash_score": _mean([i["clash_score"] for i in items]),
         "has_clash": _rate(sum(i["has_clash"] for i in items), n),
-        "has_severe_clash": _rate(sum(i["max_overlap"] > SEVERE_OVERLAP for i in items), n),
+        "has_severe_clash": _rate(sum(i["has_severe_clash"] for i in items), n),
         "rama_favoured": _rate(pooled["favoured"].sum(), len(pooled["favoured"])),
         "rama_allowed": _rate(pooled["allowed"].sum(), len(pooled["allowed"])),
         "bond_length_outliers": _rate(sum(r["bond_outliers"] for r in raws), sum(r["bonds"] for r in raws)),
@@ -221,8 +224,8 @@ def evaluate_protein_files(
 
 
 _FORMATS = {  # key or key prefix -> format, with the unit
-    "residues": "{:.1f}",
-    "chain_breaks": "{:.2f}",
+    "length": "{:.1f} residues",
+    "chain_breaks": "{:.2f} per structure",
     "clash_score": "{:.1f} per 1000 atoms",
     "bond_length_mad_": "{:.3f} Å",
     "bond_angle_mad_": "{:.2f}°",
