@@ -30,7 +30,8 @@ def evaluate(
     * `gen3d proteins evaluate a.pdb b.cif.gz --json metrics.json --no-tm`
     * `gen3d proteins evaluate samples/ --reference data/pdb/test --plots plots/ --openmm`
     """
-    from gen3d.metrics.proteins import evaluate_protein_files, summary_rows
+    from gen3d.metrics.protein_files import evaluate_protein_files
+    from gen3d.metrics.proteins import summary_rows
 
     def body() -> None:
         with _progress() as bar:

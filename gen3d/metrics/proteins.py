@@ -4,7 +4,8 @@
 pieces are pure functions in the sibling modules ``protein_geometry`` (bond lengths and angles
 against Engh & Huber, chain breaks, phi/psi, Rg), ``protein_ramachandran`` (favoured and allowed
 regions), ``protein_structure`` (clashes, pydssp secondary structure), ``protein_similarity``
-(TM-align) and ``protein_openmm`` (does it build in Amber14). Fractions are in [0, 1] and a
+(TM-align) and ``protein_openmm`` (does it build in Amber14); ``protein_files`` reads files and
+folders and scores them. Fractions are in [0, 1] and a
 fraction of an empty set is ``None``. Residue-level rates (Ramachandran, bond outliers, mean
 absolute deviations) pool the residues of all structures; structure-level values (breaks,
 clashes, secondary structure, Rg) are means over structures. Lengths are in Å, angles in degrees.
@@ -12,28 +13,22 @@ clashes, secondary structure, Rg) are means over structures. Lengths are in Å, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
-from gen3d.io.errors import InputError
 from gen3d.metrics.protein_geometry import (
     IDEAL_ANGLES, IDEAL_BONDS, Backbone, backbone, backbone_measurements, breaks, deviations, expected_rg,
     outliers, radius_of_gyration,
 )
 from gen3d.metrics.protein_ramachandran import ramachandran
-from gen3d.metrics.protein_similarity import NOVEL_BELOW, max_tm_to_reference, pairwise_tm, require_tmtools
+from gen3d.metrics.protein_similarity import NOVEL_BELOW, max_tm_to_reference, pairwise_tm
 from gen3d.metrics.protein_structure import (
     SEVERE_OVERLAP, SS_LABELS, clashes, secondary_structure, secondary_structure_fractions,
 )
 from gen3d.structures.protein import Protein
 
-__all__ = [
-    "evaluate_protein_files", "evaluate_proteins", "metric_rows", "read_proteins", "read_structure", "score_protein",
-    "structure_paths", "summary_rows",
-]
+__all__ = ["evaluate_proteins", "metric_rows", "score_protein", "summary_rows"]
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -156,68 +151,6 @@ def evaluate_proteins(
     if openmm:
         metrics["openmm_builds"] = _rate(sum(i["openmm"] == "" for i in items), n)
     return {"n": n, "metrics": metrics, "per_item": items}
-
-
-# ----------------------------------------------------------------------------------------------- files
-
-
-def structure_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """The given structure files, and the .pdb/.cif(.gz) files inside given folders, in order."""
-    from gen3d.data.protein_corpus import structure_files
-
-    out: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            out.extend(structure_files(path))
-        elif path.exists():
-            out.append(path)
-        else:
-            raise InputError(path, "no such file or folder")
-    if not out:
-        raise InputError("no structure files given")
-    return out
-
-
-def read_structure(path: str | os.PathLike) -> Protein:
-    """One structure file as a ``Protein``; a file without amino-acid residues is an ``InputError``."""
-    from gen3d.io.pdb import read_protein
-
-    protein = read_protein(path)
-    if len(backbone(protein)) == 0:
-        raise InputError(path, "no protein residues (no amino acid with a CA atom)")
-    return protein
-
-
-def read_proteins(paths: Sequence[str | os.PathLike]) -> list[Protein]:
-    """Every structure of :func:`structure_paths` (files, and the structure files inside folders)."""
-    return [read_structure(path) for path in structure_paths(paths)]
-
-
-def evaluate_protein_files(
-    paths: Sequence[str | os.PathLike],
-    reference: Sequence[str | os.PathLike] | None = None,
-    tm: bool = True,
-    openmm: bool = False,
-    plots: str | os.PathLike | None = None,
-    progress: Progress | None = None,
-) -> dict:
-    """Read structure files or folders (and a reference set), score them with :func:`evaluate_proteins`.
-
-    ``plots`` names a folder for the Ramachandran and Rg figures (reference set drawn alongside).
-    """
-    if tm:
-        require_tmtools()  # fail before the slow work
-    files = structure_paths(paths)
-    proteins = [read_structure(path) for path in files]
-    ref = read_proteins(reference) if reference else None
-    report = evaluate_proteins(proteins, reference=ref, tm=tm, openmm=openmm, progress=progress)
-    for item, path in zip(report["per_item"], files):
-        item["file"] = str(path)
-    if plots is not None:
-        from gen3d.metrics.protein_plots import write_plots
-
-        write_plots(plots, proteins, ref)
-    return report
 
 
 # ----------------------------------------------------------------------------------------------- table
