@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gen3d_cli import checkpoints, molecules
+from gen3d_cli import checkpoints, molecules, proteins
 from gen3d_cli.context import STATE
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
     help="3D generative modeling of atomistic structures: generate, score and train.",
 )
 app.add_typer(molecules.app, name="molecules")
+app.add_typer(proteins.app, name="proteins")
 app.add_typer(checkpoints.app, name="checkpoints")
 
 
