@@ -1,14 +1,15 @@
-"""SO(3)-equivariant noise predictor for Ophiuchus latents: a fully connected graph over a chain of coarse nodes.
+"""SO(3)-equivariant noise predictor for Ophiuchus latents: a fully connected graph over a chain of nodes.
 
 A latent is a chain of N coarse nodes (padding at the end), each with a position and equivariant
 features. Every pair of real nodes of a sample exchanges messages (N is small) through
 :class:`gen3d.nn.InteractionBlock`; the radial MLP of each edge sees a Bessel basis of the
-distance, a bounded monotone function of the distance, r / (r + cutoff) (edges never drop out,
-so long-range pairs keep a distance signal), and a learned embedding of the sequence separation. Nodes start from their features plus invariant
-scalars: the diffusion time, their relative position along the chain and, when ``chiral``, the
-sine of the pseudo-torsion of the chain around them. That last scalar is odd under reflection,
-which makes the network SO(3)- but not O(3)-equivariant: natural proteins are chiral, and an
-O(3)-equivariant denoiser would sample mirror images as often as the real thing.
+distance, the bounded monotone r / (r + cutoff) (edges never drop out, so distant pairs keep a
+distance signal) and a learned embedding of the sequence separation. Nodes start from their
+features plus invariant scalars: the diffusion time, their relative position along the chain
+and, when ``chiral``, the handedness of the chain around them (a pseudo-torsion). That last
+scalar is odd under reflection, which makes the network SO(3)- but not O(3)-equivariant:
+natural proteins are chiral, and an O(3)-equivariant denoiser would sample mirror images (which
+an equivariant decoder turns into mirror-image proteins) as often as the real thing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from e3nn import o3
 from torch import nn
 
 from gen3d.nn import InteractionBlock, RadialEmbedding
-from gen3d.nn.interaction import gate_for
 from gen3d.nn.scatter import scatter_sum
 
 
@@ -70,9 +70,9 @@ def dense_graph(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
 
 
 def pseudo_torsion(positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Sine of the dihedral of nodes (i-1, i, i+1, i+2) at node i, 0 where undefined; shape (B, N).
-
-    SO(3)- and translation-invariant, odd under reflection: it tells the network the chain's handedness.
+    """Normalised triple product ``(a x b) . c / (|a| |b| |c|)`` of the bonds a, b, c joining nodes
+    i-1, i, i+1, i+2, at node i (0 where undefined); shape (B, N). Like the sine of that pseudo-torsion
+    it lies in [-1, 1] and is SO(3)- and translation-invariant but odd under reflection: the chain's handedness.
     """
     bond = positions[:, 1:] - positions[:, :-1]  # (B, N-1, 3)
     out = positions.new_zeros(mask.shape)
@@ -101,14 +101,13 @@ class LatentDenoiser(nn.Module):
         super().__init__()
         self.config = c = config or DenoiserConfig()
         self.irreps_latent = o3.Irreps(c.latent_irreps)
+        # Sorted: scalars first, the order in which the gates emit them.
         self.irreps_hidden = o3.Irreps(c.irreps_hidden).sort().irreps.simplify()
-        if gate_for(self.irreps_hidden).irreps_out != self.irreps_hidden:
-            raise ValueError(f"irreps_hidden {c.irreps_hidden!r}: scalars must precede l > 0 irreps after sorting")
         if o3.Irrep("1o") not in [ir for _, ir in self.irreps_hidden]:
             raise ValueError(f"irreps_hidden {c.irreps_hidden!r} needs 1o channels for the position noise")
         self.irreps_sh = o3.Irreps.spherical_harmonics(c.lmax_sh)
         num_node_scalars = c.time_dim + c.chain_basis + int(c.chiral)
-        irreps_in = (self.irreps_latent + o3.Irreps(f"{num_node_scalars}x0e"))
+        irreps_in = self.irreps_latent + o3.Irreps(f"{num_node_scalars}x0e")
         self.time_mlp = nn.Sequential(nn.Linear(c.time_dim, c.time_dim), nn.SiLU(), nn.Linear(c.time_dim, c.time_dim))
         self.radial = RadialEmbedding(c.cutoff, c.num_basis)
         self.seq_embedding = nn.Embedding(2 * c.max_seq_sep + 1, c.seq_dim)
@@ -138,11 +137,16 @@ class LatentDenoiser(nn.Module):
         t = torch.as_tensor(t, device=positions.device).reshape(-1).expand(B)
         node, edge_index, seq_sep = dense_graph(mask)
         sample_of = node // N
-        pos = positions.reshape(B * N, 3)[node]
-        com = scatter_sum(pos, sample_of, B) / mask.sum(1, keepdim=True).clamp_min(1).to(dtype)
-        centred = pos - com[sample_of]
+        counts = mask.sum(1, keepdim=True).clamp_min(1).to(dtype)
 
-        temb = self.time_mlp(get_timestep_embedding(t, c.time_dim, flip_sin_to_cos=True, downscale_freq_shift=0).to(dtype))
+        def minus_sample_mean(v: torch.Tensor) -> torch.Tensor:
+            return v - (scatter_sum(v, sample_of, B) / counts)[sample_of]
+
+        pos = positions.reshape(B * N, 3)[node]
+        centred = minus_sample_mean(pos)
+
+        sinusoid = get_timestep_embedding(t, c.time_dim, flip_sin_to_cos=True, downscale_freq_shift=0)
+        temb = self.time_mlp(sinusoid.to(dtype))
         scalars = [temb[:, None].expand(B, N, c.time_dim), chain_features(mask, c.chain_basis, dtype)]
         if c.chiral:
             scalars.append(pseudo_torsion(positions, mask)[..., None])
@@ -154,16 +158,16 @@ class LatentDenoiser(nn.Module):
         dist = vec.norm(dim=-1)
         sh = o3.spherical_harmonics(self.irreps_sh, vec, normalize=True, normalization="component")
         sep = seq_sep.clamp(-c.max_seq_sep, c.max_seq_sep) + c.max_seq_sep
-        edge = torch.cat([self.radial(dist), (dist / (dist + c.cutoff))[:, None], self.seq_embedding(sep).to(dtype)], -1)
+        edge = torch.cat([self.radial(dist), (dist / (dist + c.cutoff))[:, None], self.seq_embedding(sep).to(dtype)], 1)
 
         node_time = temb[sample_of]
         for proj, layer in zip(self.time_proj, self.layers):
             x = layer(x + proj(node_time), edge_index, sh, edge)
 
         eps_feat = self.feature_head(x) + self.feature_skip(feats)
-        # Skip term with a time-only gain: eps ~ x_t at high noise is easy, and the output stays linear in the input.
-        eps_pos = self.position_head(x) + self.position_skip(node_time) * centred
-        eps_pos = eps_pos - (scatter_sum(eps_pos, sample_of, B) / mask.sum(1, keepdim=True).clamp_min(1).to(dtype))[sample_of]
+        # Skip term with a time-only gain: eps ~ x_t at high noise is easy to learn, and the
+        # output stays linear in the input (a gain from node features would make it quadratic).
+        eps_pos = minus_sample_mean(self.position_head(x) + self.position_skip(node_time) * centred)
 
         out_pos = positions.new_zeros(B * N, 3).index_copy(0, node, eps_pos)
         out_feat = features.new_zeros(B * N, features.shape[-1]).index_copy(0, node, eps_feat)

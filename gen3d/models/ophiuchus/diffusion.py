@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 
 import torch
 from e3nn import o3
-from torch import nn
+from torch import Tensor, nn
 
 from gen3d.models.ophiuchus.denoiser import DenoiserConfig, LatentDenoiser
 from gen3d.models.ophiuchus.schedulers import default_steps, make_scheduler
@@ -49,17 +49,18 @@ class DiffusionConfig:
         return cls(**d)
 
 
-def _randn(shape: Sequence[int], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+def _randn(shape: Sequence[int], generator: torch.Generator | None, like: Tensor) -> Tensor:
     """Standard normal draws on ``generator``'s device (reproducible across target devices), moved to ``like``."""
     device = generator.device if generator is not None else like.device
     return torch.randn(tuple(shape), generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
-def centre(positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Subtract each sample's mean over its real nodes; padded rows become zero."""
-    m = mask[..., None].to(positions.dtype)
-    mean = (positions * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
-    return (positions - mean) * m
+def centre(positions: Tensor, mask: Tensor) -> Tensor:
+    """Subtract each sample's mean over its real nodes; padded rows become zero (whatever they held)."""
+    m = mask[..., None]
+    positions = torch.where(m, positions, 0.0)
+    mean = positions.sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1).to(positions.dtype)
+    return torch.where(m, positions - mean, 0.0)
 
 
 class LatentDiffusion(nn.Module):
@@ -86,11 +87,11 @@ class LatentDiffusion(nn.Module):
 
     # ---- normalisation -------------------------------------------------------------------
     @torch.no_grad()
-    def fit_normalisation(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+    def fit_normalisation(self, positions: Tensor, features: Tensor, mask: Tensor) -> dict[str, float]:
         """Set the feature shift/scale from a sample of training latents; returns statistics for the card.
 
         Scalar (0e) channels get their mean removed; every irrep channel is scaled to unit RMS
-        (one number per channel, shared by its 2l+1 components, so normalisation commutes with rotations).
+        (one number per channel, shared by its 2l+1 components: normalising commutes with rotations).
         """
         mask = mask.bool()
         f = features[mask].to(self.feature_scale)
@@ -109,34 +110,35 @@ class LatentDiffusion(nn.Module):
             "feature_rms_min": float(rms.min()), "feature_rms_max": float(rms.max()),
         }
 
-    def normalise(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def normalise(self, positions: Tensor, features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Å latents -> diffusion space (centred positions / scale, standardised features, zero padding)."""
         pos = centre(positions, mask) / self.position_scale
-        feat = (features - self.feature_shift) / self.feature_scale * mask[..., None]
+        feat = torch.where(mask[..., None], (features - self.feature_shift) / self.feature_scale, 0.0)
         return pos, feat
 
-    def denormalise(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def denormalise(self, positions: Tensor, features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Diffusion space -> Å latents (padding stays zero)."""
         pos = centre(positions, mask) * self.position_scale
-        feat = (features * self.feature_scale + self.feature_shift) * mask[..., None]
+        feat = torch.where(mask[..., None], features * self.feature_scale + self.feature_shift, 0.0)
         return pos, feat
 
     # ---- training ------------------------------------------------------------------------
     def loss(
-        self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
-    ) -> dict[str, torch.Tensor]:
+        self, positions: Tensor, features: Tensor, mask: Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
         """Epsilon MSE at a random timestep per sample, averaged over real nodes: {"loss", "loss_pos", "loss_feat"}."""
         mask = mask.bool()
         x_pos, x_feat = self.normalise(positions, features, mask)
         B, N, _ = x_pos.shape
         t_device = generator.device if generator is not None else x_pos.device
-        t = torch.randint(0, self.config.num_train_timesteps, (B,), generator=generator, device=t_device).to(x_pos.device)
+        t = torch.randint(0, self.config.num_train_timesteps, (B,), generator=generator, device=t_device)
+        t = t.to(x_pos.device)
         noise_pos = centre(_randn((B, N, 3), generator, x_pos), mask)
         noise_feat = _randn((B, N, self.dim), generator, x_feat) * mask[..., None]
         ab = self.alphas_cumprod[t].to(x_pos.dtype).view(B, 1, 1)
-        pred_pos, pred_feat = self.denoiser(
-            ab.sqrt() * x_pos + (1 - ab).sqrt() * noise_pos, ab.sqrt() * x_feat + (1 - ab).sqrt() * noise_feat, t, mask
-        )
+        signal, noise = ab.sqrt(), (1 - ab).sqrt()
+        noisy_pos, noisy_feat = signal * x_pos + noise * noise_pos, signal * x_feat + noise * noise_feat
+        pred_pos, pred_feat = self.denoiser(noisy_pos, noisy_feat, t, mask)
         m = mask[..., None].to(x_pos.dtype)
         count = m.sum().clamp_min(1)
         loss_pos = ((pred_pos - noise_pos) ** 2 * m).sum() / (3 * count)
@@ -145,8 +147,8 @@ class LatentDiffusion(nn.Module):
         return {"loss": loss, "loss_pos": loss_pos.detach(), "loss_feat": loss_feat.detach()}
 
     def forward(
-        self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
-    ) -> dict[str, torch.Tensor]:
+        self, positions: Tensor, features: Tensor, mask: Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
         """Same as :meth:`loss` (training through ``forward`` keeps DistributedDataParallel in the loop)."""
         return self.loss(positions, features, mask, generator)
 
@@ -154,28 +156,31 @@ class LatentDiffusion(nn.Module):
     @torch.no_grad()
     def sample(
         self,
-        num_nodes: Sequence[int] | torch.Tensor,
+        num_nodes: Sequence[int] | Tensor,
         scheduler_name: str = "ddpm",
         steps: int | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Latents with the given numbers of nodes: ``(positions Å (B, N, 3) centred, features (B, N, D), mask (B, N))``.
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Latents with the given numbers of nodes: ``(positions (B, N, 3), features (B, N, D), mask (B, N))``.
 
-        All samples denoise together (padded to the longest); the loop runs over denoising steps
-        only. The same ``generator`` state gives the same latents on the same device.
+        Positions are in Å and centred; padded rows are zero. All samples denoise together (padded
+        to the longest); the loop runs over denoising steps only. ``steps=None`` takes the
+        scheduler's default. The same ``generator`` state gives the same latents on the same device.
         """
         device = torch.device(device) if device is not None else self.position_scale.device
         dtype = self.feature_scale.dtype
         n = torch.as_tensor(num_nodes, dtype=torch.long).reshape(-1).to(device)
-        B, N = len(n), int(n.max()) if len(n) else 0
+        if len(n) == 0 or int(n.min()) < 1:
+            raise ValueError(f"num_nodes must be a non-empty list of positive lengths, got {n.tolist()}")
+        B, N = len(n), int(n.max())
         mask = torch.arange(N, device=device)[None] < n[:, None]
         like = torch.empty(0, device=device, dtype=dtype)
         scheduler = make_scheduler(scheduler_name, self.config.num_train_timesteps)
         scheduler.set_timesteps(steps or default_steps(scheduler_name, self.config.num_train_timesteps), device=device)
         m = mask[..., None].to(dtype)
 
-        def project(x: torch.Tensor) -> torch.Tensor:
+        def project(x: Tensor) -> Tensor:
             """Back onto the model's space: zero-mean positions, zero padding (also applied to scheduler noise)."""
             x = x.view(B, N, 3 + self.dim)
             return torch.cat([centre(x[..., :3], mask), x[..., 3:] * m], -1).view(B, -1)

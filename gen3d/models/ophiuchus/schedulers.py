@@ -58,7 +58,7 @@ def scheduler_config(name: str, num_train_timesteps: int = 1000) -> dict[str, An
 
 
 def make_scheduler(name: str, num_train_timesteps: int = 1000):
-    """A fresh diffusers scheduler ``name`` (one of :data:`SCHEDULERS`); schedulers are stateful, so one per sampling run."""
+    """A fresh diffusers scheduler ``name`` (one of :data:`SCHEDULERS`); they are stateful: one per sampling run."""
     _check(name)
     return _CLASSES[name](num_train_timesteps=num_train_timesteps, **_COMMON, **_SPECIFIC[name])
 
