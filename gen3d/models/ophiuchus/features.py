@@ -2,8 +2,8 @@
 
 A symmetric pair (a, b) (e.g. Asp OD1/OD2) is encoded as its midpoint in slot a and the l=2
 signal of its difference d = x_a - x_b, which is even in d and so blind to the swap. The decoder
-turns the l=2 signal back into the traceless matrix dd^T - |d|^2 I/3, reads |d| from its norm
-and d from its largest column (up to sign), and places a, b = midpoint ± d/2. Rings (Phe, Tyr)
+turns the l=2 signal back into the traceless matrix dd^T - |d|^2 I/3 and reads d (up to sign)
+from its principal axis, and places a, b = midpoint ± d/2. Rings (Phe, Tyr)
 resolve their second pair on the side of the first so CD1 stays bonded to CE1.
 """
 
@@ -92,14 +92,17 @@ def decode_residues(ca: torch.Tensor, out: torch.Tensor, aatype: torch.Tensor) -
 
 
 def pair_differences(y2: torch.Tensor) -> torch.Tensor:
-    """d (up to sign) from its l=2 signal ``(..., 5)``: |d|^2 from the matrix norm, direction from its largest column."""
+    """d (up to sign) from its l=2 signal ``(..., 5)``: the principal axis of the traceless matrix it encodes,
+    with |d|^2 = 1.5 x its top eigenvalue (exact for dd^T - |d|^2 I / 3). The axis comes from ``eigh``
+    without gradient, then one power-iteration step carries the gradient (eigh's own is singular here)."""
     matrix = torch.einsum("...m,mij->...ij", y2, _dual_forms().to(y2))
-    norm2 = (1.5**0.5) * matrix.flatten(-2).norm(dim=-1)  # |d|^2 for an exact dd^T - |d|^2 I / 3
-    outer = matrix + norm2[..., None, None] * torch.eye(3, dtype=y2.dtype, device=y2.device) / 3
-    diag = outer.diagonal(dim1=-2, dim2=-1)
-    j = diag.argmax(-1, keepdim=True)
-    column = torch.gather(outer, -1, j[..., None, :].expand(*outer.shape[:-1], 1))[..., 0]
-    return column / diag.gather(-1, j).clamp(min=1e-8).sqrt()
+    with torch.no_grad():
+        axis = torch.linalg.eigh(matrix)[1][..., -1]
+    shift = matrix.flatten(-2).norm(dim=-1).clamp(min=1e-8)[..., None, None]
+    shifted = matrix + shift * torch.eye(3, dtype=y2.dtype, device=y2.device)
+    axis = torch.nn.functional.normalize((shifted @ axis[..., None])[..., 0], dim=-1)
+    top = (axis[..., None, :] @ matrix @ axis[..., :, None])[..., 0, 0]
+    return axis * (1.5 * top.clamp(min=0) + 1e-12).sqrt()[..., None]
 
 
 def _gather_slots(x: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
