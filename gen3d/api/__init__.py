@@ -12,5 +12,6 @@ from gen3d.api.molecules import (  # noqa: F401
     DEFAULT_TEMPERATURE, DEFAULT_VALENCE_MASK, evaluate_file, report_rows, sample_molecules, train_molecules,
 )
 from gen3d.api.proteins import (  # noqa: F401
-    DEFAULT_AUTOENCODER, build_protein_dataset, interpolate_proteins, read_chains, reconstruct_protein, train_proteins,
+    DEFAULT_AUTOENCODER, DEFAULT_DENOISER, build_protein_dataset, interpolate_proteins, read_chains, reconstruct_protein,
+    sample_proteins, train_proteins,
 )

@@ -15,13 +15,19 @@ from pathlib import Path
 import numpy as np
 
 from gen3d.data.protein_chains import ProteinError, ResidueChain, protein_from_chains, residue_chains
+
+chains_to_protein = protein_from_chains
 from gen3d.io.errors import InputError
 from gen3d.structures import Protein, Trajectory
 from gen3d.structures.superpose import kabsch, rmsd
 
 DEFAULT_AUTOENCODER = "ophiuchus-pdb-x2"
+DEFAULT_DENOISER = "ophiuchus-miniproteins"
 
-__all__ = ["DEFAULT_AUTOENCODER", "build_protein_dataset", "interpolate_proteins", "read_chains", "reconstruct_protein", "train_proteins"]
+__all__ = [
+    "DEFAULT_AUTOENCODER", "DEFAULT_DENOISER", "build_protein_dataset", "interpolate_proteins", "read_chains",
+    "reconstruct_protein", "sample_proteins", "train_proteins",
+]
 
 
 def read_chains(path: str | os.PathLike) -> tuple[Protein, list[ResidueChain]]:
@@ -33,40 +39,6 @@ def read_chains(path: str | os.PathLike) -> tuple[Protein, list[ResidueChain]]:
         return protein, residue_chains(protein, strict=True)
     except ProteinError as err:
         raise InputError(path, str(err)) from None
-
-
-def chains_to_protein(chains: list[ResidueChain], name: str = "") -> Protein:
-    """A ``Protein`` with standard names and a C-terminal OXT on every chain (placed in the carboxylate plane)."""
-    protein = protein_from_chains(chains, name)
-    return with_terminal_oxygens(protein)
-
-
-def with_terminal_oxygens(protein: Protein) -> Protein:
-    """Add OXT to the last residue of each chain: C + 1.25 Å along the mirror image of C->O about the CA-C axis."""
-    rows = []
-    for chain in dict.fromkeys(protein.chain_ids):
-        idx = np.flatnonzero(protein.chain_ids == chain)
-        last = idx[protein.residue_numbers[idx] == protein.residue_numbers[idx[-1]]]
-        names = list(protein.atom_names[last])
-        if "OXT" in names or not {"CA", "C", "O"} <= set(names):
-            continue
-        ca, c, o = (protein.positions[last[names.index(a)]] for a in ("CA", "C", "O"))
-        u = (c - ca) / np.linalg.norm(c - ca)
-        w = (o - c) / np.linalg.norm(o - c)
-        mirrored = 2 * (w @ u) * u - w
-        rows.append((last[-1], c + 1.25 * mirrored / np.linalg.norm(mirrored)))
-    if not rows:
-        return protein
-    order = np.arange(len(protein)).tolist()
-    positions = list(protein.positions)
-    cols = {k: list(getattr(protein, k)) for k in ("chain_ids", "residue_numbers", "insertion_codes", "residue_names", "atom_names", "elements")}
-    for after, xyz in sorted(rows, key=lambda r: -r[0]):
-        at = order.index(after) + 1
-        for k in cols:
-            cols[k].insert(at, "OXT" if k == "atom_names" else "O" if k == "elements" else cols[k][after])
-        positions.insert(at, xyz)
-        order.insert(at, -1)
-    return Protein(**cols, positions=np.array(positions), name=protein.name)
 
 
 def _compare(pred: list[ResidueChain], true: list[ResidueChain]) -> dict:
@@ -222,4 +194,35 @@ def train_proteins(
     from gen3d.train.ophiuchus import train_ophiuchus
 
     cfg = load_config(Path(config), overrides)
+    kind = cfg.get("kind", "autoencoder")
+    if kind == "latent-ddpm":
+        from gen3d.train.latent_diffusion import train_latent_diffusion
+
+        return train_latent_diffusion(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
+    if kind != "autoencoder":
+        raise InputError(config, f"unknown kind {kind!r} (autoencoder or latent-ddpm)")
     return train_ophiuchus(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
+
+
+def sample_proteins(
+    out_dir: str | os.PathLike, num: int, *, lengths: tuple[int, int] = (40, 70), checkpoint: str = DEFAULT_DENOISER,
+    scheduler: str | None = None, steps: int | None = None, seed: int = 0, batch_size: int = 16, device: str = "auto",
+    on_protein: Callable[[], None] | None = None,
+) -> dict:
+    """Sample ``num`` miniproteins into ``out_dir`` (one PDB each, written atomically as they come)."""
+    import time
+
+    from gen3d.io.pdb import write_protein
+    from gen3d.samplers.ophiuchus_ddpm import DEFAULT_SCHEDULER, MiniproteinSampler
+
+    sampler = MiniproteinSampler.from_checkpoint(checkpoint, lengths=lengths, scheduler=scheduler or DEFAULT_SCHEDULER, steps=steps)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start, files = time.perf_counter(), []
+    for k, protein in enumerate(sampler.sample(num, seed=seed, batch_size=batch_size, device=device)):
+        path = out / f"sample_{k:04d}.pdb"
+        write_protein(path, protein)
+        files.append(str(path))
+        if on_protein:
+            on_protein()
+    return {"files": files, "seconds": time.perf_counter() - start, "scheduler": sampler.scheduler}

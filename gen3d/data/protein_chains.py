@@ -126,8 +126,9 @@ def split_at_breaks(chain: ResidueChain) -> list[ResidueChain]:
     return [chain.slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def protein_from_chains(chains: list[ResidueChain], name: str = "") -> Protein:
-    """Flat ``Protein`` with standard residue and atom names from residue arrays (masked atoms omitted)."""
+def protein_from_chains(chains: list[ResidueChain], name: str = "", terminal_oxygens: bool = True) -> Protein:
+    """Flat ``Protein`` with standard residue and atom names from residue arrays (masked atoms omitted);
+    with ``terminal_oxygens``, each chain's last residue gets an OXT so force fields accept the C-terminus."""
     cols: dict[str, list] = {k: [] for k in ("chain", "num", "icode", "res", "atom", "el")}
     positions = []
     for c in chains:
@@ -143,7 +144,37 @@ def protein_from_chains(chains: list[ResidueChain], name: str = "") -> Protein:
                 cols["atom"].append(atom)
                 cols["el"].append(atom[0])
                 positions.append(c.coords[i, k])
-    return Protein(
+    protein = Protein(
         cols["chain"], cols["num"], cols["icode"], cols["res"], cols["atom"], cols["el"],
         np.array(positions, dtype=np.float64).reshape(-1, 3), name=name,
     )
+    return with_terminal_oxygens(protein) if terminal_oxygens else protein
+
+
+def with_terminal_oxygens(protein: Protein) -> Protein:
+    """Add OXT to the last residue of each chain: C + 1.25 Å along the mirror image of C->O about the CA-C axis."""
+    rows = []
+    for chain in dict.fromkeys(protein.chain_ids):
+        idx = np.flatnonzero(protein.chain_ids == chain)
+        last = idx[protein.residue_numbers[idx] == protein.residue_numbers[idx[-1]]]
+        names = list(protein.atom_names[last])
+        if "OXT" in names or not {"CA", "C", "O"} <= set(names):
+            continue
+        ca, c, o = (protein.positions[last[names.index(a)]] for a in ("CA", "C", "O"))
+        u = (c - ca) / np.linalg.norm(c - ca)
+        w = (o - c) / np.linalg.norm(o - c)
+        mirrored = 2 * (w @ u) * u - w
+        rows.append((last[-1], c + 1.25 * mirrored / np.linalg.norm(mirrored)))
+    if not rows:
+        return protein
+    order = np.arange(len(protein)).tolist()
+    positions = list(protein.positions)
+    cols = {k: list(getattr(protein, k)) for k in ("chain_ids", "residue_numbers", "insertion_codes", "residue_names", "atom_names", "elements")}
+    for after, xyz in sorted(rows, key=lambda r: -r[0]):
+        at = order.index(after) + 1
+        for k in cols:
+            cols[k].insert(at, "OXT" if k == "atom_names" else "O" if k == "elements" else cols[k][after])
+        positions.insert(at, xyz)
+        order.insert(at, -1)
+    return Protein(**cols, positions=np.array(positions), name=protein.name)
+

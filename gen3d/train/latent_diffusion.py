@@ -1,0 +1,155 @@
+"""Latent DDPM for miniproteins: encode whole small chains with a trained Ophiuchus autoencoder once,
+then train the denoiser on those latents. The card records the autoencoder it depends on."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gen3d.checkpoints import resolve, save_checkpoint, sha256_of
+from gen3d.data.protein_corpus import FragmentSet, load_fragments, split_rule
+from gen3d.models.ophiuchus.diffusion import VERSION, DiffusionConfig, LatentDiffusion
+from gen3d.models.ophiuchus.schedulers import SCHEDULERS, scheduler_config
+from gen3d.samplers.ophiuchus import ProteinAutoencoder
+from gen3d.train.config import ConfigError
+from gen3d.train.loop import TrainConfig, train
+
+
+@dataclass
+class LatentBatch:
+    """Latents of a batch of chains: positions (B, N, 3) Å, features (B, N, D), mask (B, N)."""
+
+    positions: torch.Tensor
+    features: torch.Tensor
+    mask: torch.Tensor
+
+    def to(self, device) -> "LatentBatch":
+        return LatentBatch(self.positions.to(device), self.features.to(device), self.mask.to(device))
+
+    def rows(self, index) -> "LatentBatch":
+        return LatentBatch(self.positions[index], self.features[index], self.mask[index])
+
+
+def unique_chains(data: FragmentSet, segments: np.ndarray) -> np.ndarray:
+    """One segment per (entry, sequence): identical copies of a chain in one entry count once."""
+    seen, keep = set(), []
+    for s in segments:
+        a, b = data.offsets[s], data.offsets[s + 1]
+        key = (str(data.entries[s]), data.aatype[a:b].tobytes())
+        if key not in seen:
+            seen.add(key)
+            keep.append(s)
+    return np.array(keep, dtype=np.int64)
+
+
+@torch.no_grad()
+def encode_segments(auto: ProteinAutoencoder, data: FragmentSet, segments: np.ndarray, batch: int = 32) -> LatentBatch:
+    """Latents of whole segments (each centred), padded to the longest."""
+    chains = [data.segment(int(s)) for s in segments]
+    parts = []
+    for i in range(0, len(chains), batch):
+        latent, _ = auto.encode(chains[i : i + batch])
+        parts.append(latent)
+    n = max(p.mask.shape[1] for p in parts)
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, n - x.shape[1]))
+
+    return LatentBatch(
+        torch.cat([pad(p.positions) for p in parts]).cpu(),
+        torch.cat([pad(p.features) for p in parts]).cpu(),
+        torch.cat([pad(p.mask[..., None])[..., 0] for p in parts]).cpu(),
+    )
+
+
+class LatentDiffusionTask:
+    """Random batches of training latents; validation loss on the validation chains at fixed noise."""
+
+    def __init__(self, config: DiffusionConfig, autoencoder: str, data: FragmentSet, lengths: tuple[int, int], seed: int = 0) -> None:
+        self.auto = ProteinAutoencoder.from_checkpoint(autoencoder, "cpu")
+        self.lengths = lengths
+        pick = lambda split: unique_chains(data, data.indices(split, lengths[0], lengths[1], whole=True))  # noqa: E731
+        self.segments = {s: pick(s) for s in ("train", "valid", "test")}
+        self.latents = {s: encode_segments(self.auto, data, idx) for s, idx in self.segments.items() if len(idx)}
+        torch.manual_seed(seed)
+        self.model = LatentDiffusion(config)
+        train_latents = self.latents["train"]
+        self.normalisation = self.model.fit_normalisation(train_latents.positions, train_latents.features, train_latents.mask)
+
+    def batch(self, rank: int, step: int, seed: int, batch_size: int) -> LatentBatch:
+        rng = np.random.default_rng([seed, rank, step])
+        return self.latents["train"].rows(torch.from_numpy(rng.integers(len(self.segments["train"]), size=batch_size)))
+
+    def loss(self, model: torch.nn.Module, batch: LatentBatch) -> dict[str, torch.Tensor]:
+        return model(batch.positions, batch.features, batch.mask)
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        """Mean epsilon loss over the validation chains, 4 fixed noise draws each."""
+        model.eval()
+        batch = self.latents["valid"].to(device)
+        g = torch.Generator(device=device).manual_seed(0)
+        losses = [model(batch.positions, batch.features, batch.mask, generator=g) for _ in range(4)]
+        model.train()
+        return {f"valid_{k}": float(torch.stack([l[k] for l in losses]).mean()) for k in losses[0]}
+
+
+def build_configs(config: dict) -> tuple[DiffusionConfig, TrainConfig, dict]:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(config.get("train", {})) - known
+    if unknown:
+        raise ConfigError(f"unknown train keys: {sorted(unknown)}")
+    data_cfg = config.get("data", {})
+    for key in ("dataset", "autoencoder"):
+        if key not in data_cfg:
+            raise ConfigError(f"the latent diffusion config needs data.{key}")
+    try:
+        model_cfg = DiffusionConfig.from_dict(config.get("model", {}))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(str(err)) from None
+    return model_cfg, TrainConfig(**config.get("train", {})), data_cfg
+
+
+def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str) -> dict:
+    auto_dir = resolve(data_cfg["autoencoder"])
+    return {
+        "name": name,
+        "method": "ophiuchus-ddpm",
+        "version": VERSION,
+        "config": cfg.to_dict(),
+        "autoencoder": {"name": auto_dir.name, "sha256": sha256_of(auto_dir / "model.safetensors")},
+        "schedulers": {s: scheduler_config(s, cfg.num_train_timesteps) for s in SCHEDULERS},
+        "normalisation": task.normalisation,
+        "data": {
+            "source": data_cfg.get("source", "PDB corpus"),
+            "selection": f"whole chains of {task.lengths[0]}-{task.lengths[1]} residues, one per (entry, sequence)",
+            "split": split_rule(),
+            "chains": {s: int(len(v)) for s, v in task.segments.items()},
+        },
+        "training": {
+            "steps": info.get("step"),
+            "batch_size": train_cfg.batch_size,
+            "wall_time_s": round(info.get("wall_time_s", 0.0), 1),
+            "hardware": f"{device}; {platform.processor() or platform.machine()}; {torch.get_num_threads()} threads",
+            "optimizer": {k: getattr(train_cfg, k) for k in ("lr", "min_lr", "weight_decay", "warmup", "grad_clip", "ema")},
+            "last_log": info.get("train"),
+            "last_validation": info.get("validation"),
+        },
+    }
+
+
+def train_latent_diffusion(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
+    """Train (or resume) the latent DDPM; exports ``export/`` (weights + card) on every save."""
+    cfg, train_cfg, data_cfg = build_configs(config)
+    lengths = tuple(data_cfg.get("lengths", (40, 80)))
+    task = LatentDiffusionTask(cfg, data_cfg["autoencoder"], load_fragments(data_cfg["dataset"]), lengths, seed=train_cfg.seed)
+    name = str(config.get("name", "ophiuchus-ddpm"))
+
+    def export(ema_model: torch.nn.Module, info: dict) -> None:
+        save_checkpoint(out_dir / "export", ema_model.state_dict(), make_card(name, task, cfg, train_cfg, data_cfg, info, str(device)))
+
+    return train(task, train_cfg, out_dir, device, echo=echo, on_save=export, on_step=on_step)
