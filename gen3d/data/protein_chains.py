@@ -16,6 +16,7 @@ from gen3d.structures import Protein
 
 PEPTIDE_BOND_MAX = 2.0  # Å; a longer C(i)-N(i+1) distance is a chain break
 BACKBONE_REQUIRED = ("N", "CA", "C")
+TERMINAL_NAMES = {"OT1": "O", "OT2": "OXT", "O1": "O", "O2": "OXT"}  # CHARMM / GROMACS C-terminal oxygens
 IGNORED = frozenset({"HOH", "WAT", "DOD", "SO4", "PO4", "GOL", "EDO", "ACE", "NH2", "NME"})
 
 
@@ -61,7 +62,7 @@ def _residue_slots(names: np.ndarray, xyz: np.ndarray, elements: np.ndarray, res
     for name, pos, element in zip(names, xyz, elements):
         if element in ("H", "D"):
             continue
-        name = renames.get(name, name)
+        name = renames.get(name, TERMINAL_NAMES.get(name, name))
         if name in slots:
             k = slots.index(name)
             if not mask[k]:
