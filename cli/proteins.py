@@ -203,3 +203,30 @@ def sample(
                 write_json(json_out, report)
 
     guarded(body)
+
+
+@app.command("test")
+def test_command(
+    checkpoint: str = typer.Option(api.DEFAULT_AUTOENCODER, "--checkpoint", help="Autoencoder: shipped name or folder."),
+    dataset: Path = typer.Option(..., "--dataset", help="Dataset made by `gen3d proteins data`."),
+    split: str = typer.Option("test", "--split", help="train, valid or test."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the errors (and per-segment rows) as JSON."),
+) -> None:
+    """Reconstruct every whole segment of a dataset split: pooled Cα and all-atom RMSD (Å), GDT-TS, recovery.
+
+    Examples:
+
+    * `gen3d proteins test --checkpoint ophiuchus-pdb-x2 --dataset runs/data/pdb70.npz`
+    * `gen3d proteins test --checkpoint runs/x8/export --dataset runs/data/pdb70.npz --split valid --json valid.json`
+    """
+
+    def body() -> None:
+        with _progress() as bar:
+            task = bar.add_task("reconstructing", total=None)
+            report = api.test_autoencoder(checkpoint, dataset, split=split, device=device, on_chain=lambda: bar.advance(task))
+        console.print(metrics_table(f"{checkpoint}: {split} split", [(k, _fmt(v)) for k, v in report["metrics"].items()]))
+        if json_out:
+            write_json(json_out, report)
+
+    guarded(body)

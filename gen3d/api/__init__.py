@@ -13,5 +13,5 @@ from gen3d.api.molecules import (  # noqa: F401
 )
 from gen3d.api.proteins import (  # noqa: F401
     DEFAULT_AUTOENCODER, DEFAULT_DENOISER, build_protein_dataset, interpolate_proteins, read_chains, reconstruct_protein,
-    sample_proteins, train_proteins,
+    sample_proteins, test_autoencoder, train_proteins,
 )

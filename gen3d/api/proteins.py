@@ -26,7 +26,7 @@ DEFAULT_DENOISER = "ophiuchus-miniproteins"
 
 __all__ = [
     "DEFAULT_AUTOENCODER", "DEFAULT_DENOISER", "build_protein_dataset", "interpolate_proteins", "read_chains",
-    "reconstruct_protein", "sample_proteins", "train_proteins",
+    "reconstruct_protein", "sample_proteins", "test_autoencoder", "train_proteins",
 ]
 
 
@@ -64,6 +64,39 @@ def reconstruct_protein(inp: str | os.PathLike, out: str | os.PathLike, *, check
     report = _compare(decoded, chains)
     report["metrics"]["compression"] = auto.compression
     return report
+
+
+def test_autoencoder(
+    checkpoint: str, dataset: str | os.PathLike, *, split: str = "test", device: str = "auto", batch_size: int = 8,
+    on_chain: Callable[[], None] | None = None,
+) -> dict:
+    """Reconstruction errors of every whole segment of a dataset split (the numbers model cards report)."""
+    from gen3d.data.protein_corpus import load_fragments
+    from gen3d.samplers.ophiuchus import ProteinAutoencoder
+
+    data = load_fragments(dataset)
+    segments = data.indices(split)
+    if not len(segments):
+        raise InputError(dataset, f"has no {split!r} segments")
+    auto = ProteinAutoencoder.from_checkpoint(checkpoint, device)
+    order = segments[np.argsort(data.lengths[segments])]  # similar lengths together: little padding
+    per_item = []
+    for i in range(0, len(order), batch_size):
+        chains = [data.segment(int(s)) for s in order[i : i + batch_size]]
+        for seg, pred, true in zip(order[i : i + batch_size], auto.reconstruct(chains), chains):
+            per_item.append({"entry": str(data.entries[seg]), "chain": true.chain_id, "residues": len(true),
+                             **_compare([pred], [true])["metrics"]})
+            if on_chain:
+                on_chain()
+    weights = np.array([r["residues"] for r in per_item], dtype=float)
+    metrics = {"segments": len(per_item), "entries": len({r["entry"] for r in per_item}), "residues": int(weights.sum())}
+    for k in ("ca_rmsd", "all_atom_rmsd"):
+        metrics[k] = float(np.sqrt(np.average([r[k] ** 2 for r in per_item], weights=weights)))
+        metrics[f"{k}_median"] = float(np.median([r[k] for r in per_item]))
+    for k in ("gdt_ts", "recovery"):
+        metrics[k] = float(np.average([r[k] for r in per_item], weights=weights))
+    metrics["compression"] = auto.compression
+    return {"n": len(per_item), "metrics": metrics, "per_item": per_item}
 
 
 def _matched(a: list[ResidueChain], b: list[ResidueChain], pa: str, pb: str) -> None:
