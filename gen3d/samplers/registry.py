@@ -60,3 +60,36 @@ register(
         description="Symphony: autoregressive E(3)-equivariant generation of QM9-like molecules (H, C, N, O, F)",
     )
 )
+register(
+    ModelEntry(
+        name="ophiuchus-pdb-x2",
+        method="ophiuchus",
+        area="proteins",
+        model="gen3d.models.ophiuchus.autoencoder.Ophiuchus",
+        sampler="gen3d.samplers.ophiuchus.ProteinAutoencoder",
+        checkpoint="ophiuchus-pdb-x2",
+        description="Ophiuchus autoencoder, 2 residues per latent node: reconstruct and interpolate all-heavy-atom proteins",
+    )
+)
+register(
+    ModelEntry(
+        name="ophiuchus-pdb-x8",
+        method="ophiuchus",
+        area="proteins",
+        model="gen3d.models.ophiuchus.autoencoder.Ophiuchus",
+        sampler="gen3d.samplers.ophiuchus.ProteinAutoencoder",
+        checkpoint="ophiuchus-pdb-x8",
+        description="Ophiuchus autoencoder, 8 residues per latent node (the latent space of the miniprotein DDPM)",
+    )
+)
+register(
+    ModelEntry(
+        name="ophiuchus-miniproteins",
+        method="ophiuchus-ddpm",
+        area="proteins",
+        model="gen3d.models.ophiuchus.diffusion.LatentDiffusion",
+        sampler="gen3d.samplers.ophiuchus_ddpm.MiniproteinSampler",
+        checkpoint="ophiuchus-miniproteins",
+        description="Latent DDPM on ophiuchus-pdb-x8 latents: miniproteins of 40-80 residues",
+    )
+)
