@@ -31,3 +31,19 @@ def tiny_autoencoder(folder: Path, seed: int = 0, config: OphiuchusConfig = TINY
     model = Ophiuchus(config)
     save_checkpoint(folder, model.state_dict(), {"name": "tiny", "method": "ophiuchus", "version": VERSION, "config": config.to_dict()})
     return folder
+
+
+def tiny_denoiser(folder: Path, autoencoder: Path, seed: int = 0) -> Path:
+    """A random-weight latent-DDPM checkpoint on top of ``autoencoder`` (its card records the sha256)."""
+    from gen3d.checkpoints import sha256_of
+    from gen3d.models.ophiuchus.denoiser import DenoiserConfig
+    from gen3d.models.ophiuchus.diffusion import VERSION as DDPM_VERSION
+    from gen3d.models.ophiuchus.diffusion import DiffusionConfig, LatentDiffusion
+
+    torch.manual_seed(seed)
+    cfg = DiffusionConfig(denoiser=DenoiserConfig(latent_irreps=TINY_AE.irreps_latent, irreps_hidden="8x0e + 4x1o + 2x2e", num_layers=1))
+    model = LatentDiffusion(cfg)
+    card = {"name": "tiny-ddpm", "method": "ophiuchus-ddpm", "version": DDPM_VERSION, "config": cfg.to_dict(),
+            "autoencoder": {"name": str(autoencoder), "sha256": sha256_of(autoencoder / "model.safetensors")}}
+    save_checkpoint(folder, model.state_dict(), card)
+    return folder

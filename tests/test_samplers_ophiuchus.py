@@ -1,0 +1,58 @@
+"""Miniprotein sampler and the autoencoder sampler: lengths, determinism, conditions, checkpoint pairing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gen3d.checkpoints import CheckpointError
+from gen3d.io.pdb import read_protein
+from gen3d.samplers.base import ConditionError, Length, StartFragment
+from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler
+from gen3d.structures import Molecule
+from gen3d_cli.app import app
+from tests.protein_fixtures import tiny_autoencoder, tiny_denoiser
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    ae = tiny_autoencoder(tmp_path_factory.mktemp("ae"))
+    return ae, tiny_denoiser(tmp_path_factory.mktemp("ddpm"), ae)
+
+
+def test_lengths_come_from_the_range_and_are_reproducible(ckpts):
+    sampler = MiniproteinSampler.from_checkpoint(str(ckpts[1]), lengths=(10, 20), steps=4)
+    a = list(sampler.sample(5, seed=3, batch_size=2))
+    b = list(sampler.sample(5, seed=3, batch_size=2))
+    assert [p.num_residues for p in a] == [p.num_residues for p in b]
+    assert all(10 <= p.num_residues <= 20 for p in a)
+    assert all(np.array_equal(x.positions, y.positions) for x, y in zip(a, b))
+    assert all((p.atom_names == "OXT").sum() == 1 for p in a)
+
+
+def test_length_condition_and_refused_conditions(ckpts):
+    sampler = MiniproteinSampler.from_checkpoint(str(ckpts[1]), steps=3)
+    assert [p.num_residues for p in sampler.sample(2, seed=0, condition=Length(13))] == [13, 13]
+    with pytest.raises(ConditionError):
+        list(sampler.sample(1, condition=StartFragment(Molecule([6], [[0.0, 0.0, 0.0]]))))
+    with pytest.raises(ConditionError):
+        MiniproteinSampler.from_checkpoint(str(ckpts[1]), scheduler="euler")
+
+
+def test_denoiser_refuses_an_autoencoder_it_was_not_trained_with(ckpts, tmp_path):
+    other = tiny_autoencoder(tmp_path / "other", seed=1)
+    with pytest.raises(CheckpointError, match="not the one"):
+        MiniproteinSampler.from_checkpoint(str(ckpts[1]), autoencoder=str(other))
+
+
+def test_cli_sample_writes_one_pdb_per_protein(ckpts, tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["proteins", "sample", "--n", "3", "--length", "12-16", "--out", str(out), "--steps", "3",
+                                   "--checkpoint", str(ckpts[1]), "--device", "cpu", "--no-eval"])
+    assert res.exit_code == 0, res.output
+    files = sorted(out.glob("*.pdb"))
+    assert [f.name for f in files] == ["sample_0000.pdb", "sample_0001.pdb", "sample_0002.pdb"]
+    assert all(12 <= read_protein(f).num_residues <= 16 for f in files)
