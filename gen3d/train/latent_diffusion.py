@@ -66,23 +66,66 @@ def encode_segments(auto: ProteinAutoencoder, data: FragmentSet, segments: np.nd
     )
 
 
+def _concat(a: LatentBatch, b: LatentBatch) -> LatentBatch:
+    """Rows of two latent batches, padded to the longer."""
+    n = max(a.mask.shape[1], b.mask.shape[1])
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, n - x.shape[1]))
+
+    return LatentBatch(
+        torch.cat([pad(a.positions), pad(b.positions)]), torch.cat([pad(a.features), pad(b.features)]),
+        torch.cat([pad(a.mask[..., None]), pad(b.mask[..., None])])[..., 0],
+    )
+
+
+def window_latents(auto: ProteinAutoencoder, data: FragmentSet, count: int, lengths: tuple[int, int], seed: int) -> LatentBatch:
+    """Latents of ``count`` fixed random windows (``lengths`` residues) of longer training segments."""
+
+    rng = np.random.default_rng([seed, 7])
+    longer = data.indices("train", min_length=lengths[1] + 1)
+    chosen = longer[rng.integers(len(longer), size=count)]
+    chains = []
+    for seg in chosen:
+        chain = data.segment(int(seg))
+        size = int(rng.integers(lengths[0], lengths[1] + 1))
+        start = int(rng.integers(0, len(chain) - size + 1))
+        chains.append(chain.slice(start, start + size))
+    parts = [auto.encode(chains[i : i + 64])[0] for i in range(0, len(chains), 64)]
+    out = LatentBatch(parts[0].positions, parts[0].features, parts[0].mask)
+    for p in parts[1:]:
+        out = _concat(out, LatentBatch(p.positions, p.features, p.mask))
+    return LatentBatch(out.positions.cpu(), out.features.cpu(), out.mask.cpu())
+
+
 class LatentDiffusionTask:
     """Random batches of training latents; validation loss on the validation chains at fixed noise."""
 
-    def __init__(self, config: DiffusionConfig, autoencoder: str, data: FragmentSet, lengths: tuple[int, int], seed: int = 0) -> None:
+    def __init__(
+        self, config: DiffusionConfig, autoencoder: str, data: FragmentSet, lengths: tuple[int, int], seed: int = 0,
+        windows: int = 0, whole_fraction: float = 1.0,
+    ) -> None:
         self.auto = ProteinAutoencoder.from_checkpoint(autoencoder, "cpu")
-        self.lengths = lengths
+        self.lengths, self.whole_fraction = lengths, whole_fraction
         pick = lambda split: unique_chains(data, data.indices(split, lengths[0], lengths[1], whole=True))  # noqa: E731
         self.segments = {s: pick(s) for s in ("train", "valid", "test")}
         self.latents = {s: encode_segments(self.auto, data, idx) for s, idx in self.segments.items() if len(idx)}
+        self.windows = window_latents(self.auto, data, windows, lengths, seed) if windows else None
         torch.manual_seed(seed)
         self.model = LatentDiffusion(config)
-        train_latents = self.latents["train"]
-        self.normalisation = self.model.fit_normalisation(train_latents.positions, train_latents.features, train_latents.mask)
+        fit = self.latents["train"] if self.windows is None else _concat(self.latents["train"], self.windows)
+        self.normalisation = self.model.fit_normalisation(fit.positions, fit.features, fit.mask)
 
     def batch(self, rank: int, step: int, seed: int, batch_size: int) -> LatentBatch:
+        """Rows from whole chains with probability ``whole_fraction``, else from windows of longer chains."""
         rng = np.random.default_rng([seed, rank, step])
-        return self.latents["train"].rows(torch.from_numpy(rng.integers(len(self.segments["train"]), size=batch_size)))
+        whole = self.latents["train"]
+        n_whole = batch_size if self.windows is None else int(rng.binomial(batch_size, self.whole_fraction))
+        part = whole.rows(torch.from_numpy(rng.integers(len(whole.mask), size=n_whole)))
+        if n_whole == batch_size:
+            return part
+        extra = self.windows.rows(torch.from_numpy(rng.integers(len(self.windows.mask), size=batch_size - n_whole)))
+        return _concat(part, extra)
 
     def loss(self, model: torch.nn.Module, batch: LatentBatch) -> dict[str, torch.Tensor]:
         return model(batch.positions, batch.features, batch.mask)
@@ -126,7 +169,9 @@ def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_
         "normalisation": task.normalisation,
         "data": {
             "source": data_cfg.get("source", "PDB corpus"),
-            "selection": f"whole chains of {task.lengths[0]}-{task.lengths[1]} residues, one per (entry, sequence)",
+            "selection": f"whole chains of {task.lengths[0]}-{task.lengths[1]} residues, one per (entry, sequence)"
+            + ("" if task.windows is None else f"; plus {len(task.windows.mask)} fixed windows of that length from longer "
+               f"training chains, drawn for {1 - task.whole_fraction:.0%} of each batch"),
             "split": split_rule(),
             "chains": {s: int(len(v)) for s, v in task.segments.items()},
         },
@@ -146,7 +191,10 @@ def train_latent_diffusion(config: dict, out_dir: Path, device: torch.device, ec
     """Train (or resume) the latent DDPM; exports ``export/`` (weights + card) on every save."""
     cfg, train_cfg, data_cfg = build_configs(config)
     lengths = tuple(data_cfg.get("lengths", (40, 80)))
-    task = LatentDiffusionTask(cfg, data_cfg["autoencoder"], load_fragments(data_cfg["dataset"]), lengths, seed=train_cfg.seed)
+    task = LatentDiffusionTask(
+        cfg, data_cfg["autoencoder"], load_fragments(data_cfg["dataset"]), lengths, seed=train_cfg.seed,
+        windows=int(data_cfg.get("windows", 0)), whole_fraction=float(data_cfg.get("whole_fraction", 1.0)),
+    )
     name = str(config.get("name", "ophiuchus-ddpm"))
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
