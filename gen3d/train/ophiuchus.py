@@ -14,7 +14,7 @@ from gen3d.data.protein_batches import ResidueBatch, collate_windows, random_win
 from gen3d.data.protein_corpus import FragmentSet, load_fragments, split_rule
 from gen3d.models.ophiuchus.autoencoder import Ophiuchus
 from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
-from gen3d.models.ophiuchus.loss import autoencoder_loss
+from gen3d.models.ophiuchus.loss import WEIGHTS, autoencoder_loss
 from gen3d.train.config import ConfigError
 from gen3d.train.loop import TrainConfig, train
 
@@ -24,8 +24,10 @@ VALID_WINDOWS = 64
 class OphiuchusTask:
     """Random windows of training segments; validation on fixed windows of the validation split."""
 
-    def __init__(self, model_config: OphiuchusConfig, data: FragmentSet, window: int = 64, seed: int = 0) -> None:
-        self.data, self.window = data, window
+    def __init__(
+        self, model_config: OphiuchusConfig, data: FragmentSet, window: int = 64, seed: int = 0, loss_weights: dict | None = None
+    ) -> None:
+        self.data, self.window, self.loss_weights = data, window, dict(loss_weights or {})
         torch.manual_seed(seed)
         self.model = Ophiuchus(model_config)
         self.length = self.model.padded_length(window)
@@ -39,7 +41,7 @@ class OphiuchusTask:
 
     def loss(self, model: torch.nn.Module, batch: ResidueBatch) -> dict[str, torch.Tensor]:
         decoded = model(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
-        return autoencoder_loss(decoded, batch.aatype, batch.coords, batch.atom_mask, batch.mask)
+        return autoencoder_loss(decoded, batch.aatype, batch.coords, batch.atom_mask, batch.mask, self.loss_weights)
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
@@ -51,7 +53,8 @@ class OphiuchusTask:
         batch = collate_windows(self.data, random_windows(self.data, self.valid_segments, VALID_WINDOWS, self.window, rng), self.length)
         batch = batch.to(device)
         decoded = model(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
-        out = {f"valid_{k}": float(v) for k, v in autoencoder_loss(decoded, batch.aatype, batch.coords, batch.atom_mask, batch.mask).items()}
+        terms = autoencoder_loss(decoded, batch.aatype, batch.coords, batch.atom_mask, batch.mask, self.loss_weights)
+        out = {f"valid_{k}": float(v) for k, v in terms.items()}
         errors = reconstruction_errors(decoded, batch)
         out.update({f"valid_{k}": float(np.mean(v)) for k, v in errors.items()})
         model.train()
@@ -74,7 +77,10 @@ def build_configs(config: dict) -> tuple[OphiuchusConfig, TrainConfig, dict]:
     return model_cfg, TrainConfig(**config.get("train", {})), data_cfg
 
 
-def make_card(name: str, model_cfg: OphiuchusConfig, train_cfg: TrainConfig, data_cfg: dict, data: FragmentSet, info: dict, device: str) -> dict:
+def make_card(
+    name: str, model_cfg: OphiuchusConfig, train_cfg: TrainConfig, data_cfg: dict, data: FragmentSet, info: dict, device: str,
+    loss_weights: dict | None = None,
+) -> dict:
     """The checkpoint card (test metrics are added by the evaluation that measures them)."""
     counts = {s: int(len(data.indices(s))) for s in ("train", "valid", "test")}
     return {
@@ -97,6 +103,7 @@ def make_card(name: str, model_cfg: OphiuchusConfig, train_cfg: TrainConfig, dat
             "wall_time_s": round(info.get("wall_time_s", 0.0), 1),
             "hardware": f"{device}; {platform.processor() or platform.machine()}; {torch.get_num_threads()} threads",
             "optimizer": {k: getattr(train_cfg, k) for k in ("lr", "min_lr", "weight_decay", "warmup", "grad_clip", "ema")},
+            "loss_weights": {**WEIGHTS, **(loss_weights or {})},
             "last_log": info.get("train"),
             "last_validation": info.get("validation"),
         },
@@ -107,11 +114,15 @@ def train_ophiuchus(config: dict, out_dir: Path, device: torch.device, echo=prin
     """Train (or resume) the autoencoder; exports ``export/model.safetensors`` + ``card.json`` on every save."""
     model_cfg, train_cfg, data_cfg = build_configs(config)
     data = load_fragments(data_cfg["dataset"])
-    task = OphiuchusTask(model_cfg, data, window=int(data_cfg.get("window", 64)), seed=train_cfg.seed)
+    weights = config.get("loss", {})
+    unknown = set(weights) - set(WEIGHTS)
+    if unknown:
+        raise ConfigError(f"unknown loss terms: {sorted(unknown)} (known: {sorted(WEIGHTS)})")
+    task = OphiuchusTask(model_cfg, data, window=int(data_cfg.get("window", 64)), seed=train_cfg.seed, loss_weights=weights)
     name = str(config.get("name", f"ophiuchus-x{model_cfg.compression}"))
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
-        card = make_card(name, model_cfg, train_cfg, data_cfg, data, info, str(device))
+        card = make_card(name, model_cfg, train_cfg, data_cfg, data, info, str(device), weights)
         save_checkpoint(out_dir / "export", ema_model.state_dict(), card)
 
     return train(task, train_cfg, out_dir, device, echo=echo, on_save=export, on_step=on_step)

@@ -14,6 +14,7 @@ class OphiuchusConfig:
     irreps_hidden: str = "32x0e + 16x1o + 4x2e"  # at the residue level; multiplied by ``growth`` per level
     irreps_latent: str = "64x0e + 32x1o + 8x2e"
     growth: int = 2
+    max_growth: int = 8  # channel multiplier cap for the coarsest levels
     stride: int = 2
     levels: int = 1
     neighbors: int = 16
@@ -27,10 +28,10 @@ class OphiuchusConfig:
         return self.stride**self.levels
 
     def irreps_at(self, level: int) -> str:
-        """Hidden irreps of a level: channel counts grow by ``growth`` per coarsening (capped at 8x)."""
+        """Hidden irreps of a level: channel counts grow by ``growth`` per coarsening (capped at ``max_growth``)."""
         from e3nn import o3
 
-        factor = min(self.growth**level, 8)
+        factor = min(self.growth**level, self.max_growth)
         return str(o3.Irreps([(mul * factor, ir) for mul, ir in o3.Irreps(self.irreps_hidden)]))
 
     def cutoff_at(self, level: int) -> float:

@@ -69,8 +69,13 @@ def clash_loss(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> t
     return _masked_mean(overlap**2, m)
 
 
-def autoencoder_loss(decoded: Decoded, aatype: torch.Tensor, coords: torch.Tensor, atom_mask: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    """All terms (Å, Å^2) and their weighted sum ``loss``; coordinates decoded with the true residue types."""
+def autoencoder_loss(
+    decoded: Decoded, aatype: torch.Tensor, coords: torch.Tensor, atom_mask: torch.Tensor, mask: torch.Tensor,
+    weights: dict[str, float] | None = None,
+) -> dict[str, torch.Tensor]:
+    """All terms (Å, Å^2) and their weighted sum ``loss`` (``weights`` override WEIGHTS); coordinates are
+    decoded with the true residue types."""
+    weights = {**WEIGHTS, **(weights or {})}
     atom_mask = atom_mask & mask[..., None]
     pred = decoded.coords(aatype)
     truth, truth_mask = resolve_swaps(pred.detach(), coords, atom_mask, aatype)
@@ -84,7 +89,7 @@ def autoencoder_loss(decoded: Decoded, aatype: torch.Tensor, coords: torch.Tenso
         "bonds": backbone_loss(pred, truth, truth_mask, mask),
         "clash": clash_loss(pred, truth, truth_mask),
     }
-    terms["loss"] = sum(WEIGHTS[k] * v for k, v in terms.items())
+    terms["loss"] = sum(weights[k] * v for k, v in terms.items())
     with torch.no_grad():
         terms["recovery"] = _masked_mean((decoded.logits.argmax(-1) == aatype).float(), mask.float())
     return terms
