@@ -47,3 +47,29 @@ def tiny_denoiser(folder: Path, autoencoder: Path, seed: int = 0) -> Path:
             "autoencoder": {"name": str(autoencoder), "sha256": sha256_of(autoencoder / "model.safetensors")}}
     save_checkpoint(folder, model.state_dict(), card)
     return folder
+
+
+def toy_fragments(folder: Path):
+    """A fragment dataset from three real chains, every segment marked ``train`` (and copies as valid/test)."""
+    import shutil
+
+    import numpy as np
+
+    from gen3d.data.protein_corpus import build_fragments, structure_files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("4gcnA", "3aqgA", "1ahsA"):
+        shutil.copy(dssp_chain(name), folder / f"{name}.pdb.gz")
+    data = build_fragments(structure_files(folder), min_length=30)
+    n = len(data)
+    pick = np.concatenate([np.arange(n)] * 3)
+    splits = np.array(["train"] * n + ["valid"] * n + ["test"] * n)
+    lengths = data.lengths[pick]
+    starts = data.offsets[pick]
+    index = np.concatenate([np.arange(a, a + l) for a, l in zip(starts, lengths)])
+    from gen3d.data.protein_corpus import FragmentSet
+
+    return FragmentSet(
+        data.aatype[index], data.coords[index], data.mask[index], np.concatenate([[0], np.cumsum(lengths)]),
+        data.entries[pick], data.chains[pick], splits, data.whole[pick], data.first_numbers[pick],
+    )

@@ -84,6 +84,8 @@ def window_latents(auto: ProteinAutoencoder, data: FragmentSet, count: int, leng
 
     rng = np.random.default_rng([seed, 7])
     longer = data.indices("train", min_length=lengths[1] + 1)
+    if not len(longer):
+        raise ConfigError(f"data.windows needs training segments longer than {lengths[1]} residues; there are none")
     chosen = longer[rng.integers(len(longer), size=count)]
     chains = []
     for seg in chosen:
@@ -109,6 +111,9 @@ class LatentDiffusionTask:
         self.lengths, self.whole_fraction = lengths, whole_fraction
         pick = lambda split: unique_chains(data, data.indices(split, lengths[0], lengths[1], whole=True))  # noqa: E731
         self.segments = {s: pick(s) for s in ("train", "valid", "test")}
+        for split in ("train", "valid"):
+            if not len(self.segments[split]):
+                raise ConfigError(f"no whole {split} chains of {lengths[0]}-{lengths[1]} residues in the dataset")
         self.latents = {s: encode_segments(self.auto, data, idx) for s, idx in self.segments.items() if len(idx)}
         self.windows = window_latents(self.auto, data, windows, lengths, seed) if windows else None
         torch.manual_seed(seed)
@@ -164,7 +169,7 @@ def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_
         "method": "ophiuchus-ddpm",
         "version": VERSION,
         "config": cfg.to_dict(),
-        "autoencoder": {"name": auto_dir.name, "sha256": sha256_of(auto_dir / "model.safetensors")},
+        "autoencoder": {"name": str(data_cfg["autoencoder"]), "sha256": sha256_of(auto_dir / "model.safetensors")},
         "schedulers": {s: scheduler_config(s, cfg.num_train_timesteps) for s in SCHEDULERS},
         "normalisation": task.normalisation,
         "data": {
