@@ -27,6 +27,8 @@ def test_real_chain_is_read_with_every_heavy_atom_in_its_slot():
 
 
 def test_charmm_file_without_element_column_and_with_hydrogens():
+    protein = read_protein(mdanalysis_data() / "adk_closed.pdb")
+    assert set(protein.elements) == {"C", "N", "O", "S", "H"}  # CA is carbon, not calcium (no element column)
     (chain,) = residue_chains(read_protein(mdanalysis_data() / "adk_open.pdb"))
     assert len(chain) == 214 and chain.sequence.startswith("MRIILLGAPGAGKGT")
     assert chain.mask[:, :4].all()

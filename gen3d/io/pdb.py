@@ -13,7 +13,7 @@ from Bio.PDB import MMCIFIO, PDBIO, MMCIFParser, PDBParser
 from Bio.PDB.Structure import Structure
 
 from gen3d.io.errors import InputError, atomic_output, base_suffix, parse_coordinate, read_text, write_text
-from gen3d.structures.biopython import protein_from_structure, protein_to_structure
+from gen3d.structures.biopython import POLYMER_NAMES, protein_from_structure, protein_to_structure
 from gen3d.structures.protein import Protein
 from gen3d.structures.rdkit import atomic_number
 from gen3d.structures.trajectory import Trajectory
@@ -43,9 +43,11 @@ def _structure_name(path: str | os.PathLike) -> str:
 # ----------------------------------------------------------------------------------------------- reading
 
 
-def _scan_pdb_atoms(lines: list[str], path: str | os.PathLike) -> dict[int, int]:
-    """Check every ATOM/HETATM line's coordinates and element; returns serial -> first line number."""
+def _scan_pdb_atoms(lines: list[str], path: str | os.PathLike) -> tuple[dict[int, int], set[int]]:
+    """Check every ATOM/HETATM line's coordinates and element; returns serial -> first line number,
+    and the serials of atoms without an element column."""
     serial_lines: dict[int, int] = {}
+    blank: set[int] = set()
     seen = False
     for number, line in enumerate(lines, 1):
         if line[:6] not in ATOM_RECORDS:
@@ -63,11 +65,13 @@ def _scan_pdb_atoms(lines: list[str], path: str | os.PathLike) -> dict[int, int]
                 raise InputError(path, f"unknown element {element!r}", number) from None
         try:
             serial_lines.setdefault(int(line[6:11]), number)
+            if not element:
+                blank.add(int(line[6:11]))
         except ValueError:
             pass
     if not seen:
         raise InputError(path, "no atoms (no ATOM or HETATM records)")
-    return serial_lines
+    return serial_lines, blank
 
 
 def _check_cif_elements(parser: MMCIFParser, path: str | os.PathLike) -> None:
@@ -89,8 +93,9 @@ def _parse_structure(text: str, path: str | os.PathLike) -> Structure:
     """Parse PDB or mmCIF ``text`` with Biopython; every failure or empty result is an ``InputError``."""
     fmt = protein_format(path)
     serial_lines: dict[int, int] = {}
+    blank: set[int] = set()
     if fmt == "pdb":
-        serial_lines = _scan_pdb_atoms(text.split("\n"), path)
+        serial_lines, blank = _scan_pdb_atoms(text.split("\n"), path)
         parser: PDBParser | MMCIFParser = PDBParser(QUIET=True)
     else:
         parser = MMCIFParser(QUIET=True)
@@ -107,6 +112,8 @@ def _parse_structure(text: str, path: str | os.PathLike) -> Structure:
     if not any(True for _ in structure.get_atoms()):
         raise InputError(path, "no atoms")
     for atom in structure.get_atoms():
+        if atom.get_serial_number() in blank and _is_polymer(atom.get_parent()):
+            atom.element = _element_from_name(atom.get_name()) or atom.element  # Biopython reads CA as calcium
         if not _known_element(atom.element or ""):
             guess = _element_from_name(atom.get_name())
             if guess is None:
@@ -114,6 +121,11 @@ def _parse_structure(text: str, path: str | os.PathLike) -> Structure:
                 raise InputError(path, f"cannot tell the element of atom {atom.get_name()!r}", line) from None
             atom.element = guess
     return structure
+
+
+def _is_polymer(residue) -> bool:
+    """A known polymer residue, or any residue with an amino-acid backbone (N, CA, C), e.g. CHARMM's HSD."""
+    return residue.get_resname().strip() in POLYMER_NAMES or all(name in residue for name in ("N", "CA", "C"))
 
 
 def _known_element(symbol: str) -> bool:
