@@ -34,7 +34,10 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same file on the same device."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Molecules generated together."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    temperature: float = typer.Option(api.DEFAULT_TEMPERATURE, "--temperature", min=1e-3, help="Sampling temperature (lower: more conservative)."),
+    temperature: float = typer.Option(api.DEFAULT_TEMPERATURE, "--temperature", min=1e-3, help="Temperature of focus, element and STOP (lower: more conservative)."),
+    position_temperature: float = typer.Option(
+        api.DEFAULT_POSITION_TEMPERATURE, "--position-temperature", min=1e-3, help="Temperature of the new atom's radius and direction."
+    ),
     checkpoint: str = typer.Option("symphony-qm9", "--checkpoint", help="Shipped checkpoint name or folder path."),
     valence_mask: bool = typer.Option(
         api.DEFAULT_VALENCE_MASK, "--valence-mask/--no-valence-mask",
@@ -59,7 +62,7 @@ def sample(
             task = bar.add_task("sampling", total=n)
             result = api.sample_molecules(
                 out, n, checkpoint=checkpoint, seed=seed, batch_size=batch_size, device=device,
-                temperature=temperature, valence_mask=valence_mask, evaluate=not no_eval, posebusters=posebusters, on_molecule=lambda: bar.advance(task),
+                temperature=temperature, position_temperature=position_temperature, valence_mask=valence_mask, evaluate=not no_eval, posebusters=posebusters, on_molecule=lambda: bar.advance(task),
             )
         console.print(f"wrote {n} molecules to {out} in {result['seconds']:.1f} s ({n / max(result['seconds'], 1e-9):.1f} molecules/s)")
         if result["report"] is not None:

@@ -9,7 +9,7 @@ The CLI is a thin shell over these functions; scripts and notebooks call them di
 """
 
 from gen3d.api.molecules import (  # noqa: F401
-    DEFAULT_TEMPERATURE, DEFAULT_VALENCE_MASK, evaluate_file, report_rows, sample_molecules, train_molecules,
+    DEFAULT_POSITION_TEMPERATURE, DEFAULT_TEMPERATURE, DEFAULT_VALENCE_MASK, evaluate_file, report_rows, sample_molecules, train_molecules,
 )
 from gen3d.api.proteins import (  # noqa: F401
     DEFAULT_AUTOENCODER, DEFAULT_DENOISER, build_protein_dataset, interpolate_proteins, read_chains, reconstruct_protein,

@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from gen3d.samplers.base import resolve_device
-from gen3d.samplers.symphony import DEFAULT_TEMPERATURE, DEFAULT_VALENCE_MASK, SymphonySampler
+from gen3d.samplers.symphony import DEFAULT_POSITION_TEMPERATURE, DEFAULT_TEMPERATURE, DEFAULT_VALENCE_MASK, SymphonySampler
 
-__all__ = ["DEFAULT_TEMPERATURE", "DEFAULT_VALENCE_MASK", "evaluate_file", "report_rows", "sample_molecules", "train_molecules"]
+__all__ = ["DEFAULT_POSITION_TEMPERATURE", "DEFAULT_TEMPERATURE", "DEFAULT_VALENCE_MASK", "evaluate_file", "report_rows", "sample_molecules", "train_molecules"]
 
 
 def sample_molecules(
@@ -24,6 +24,7 @@ def sample_molecules(
     device: str = "auto",
     temperature: float = DEFAULT_TEMPERATURE,
     valence_mask: bool = DEFAULT_VALENCE_MASK,
+    position_temperature: float = DEFAULT_POSITION_TEMPERATURE,
     evaluate: bool = True,
     posebusters: bool = True,
     on_molecule: Callable[[], None] | None = None,
@@ -37,7 +38,9 @@ def sample_molecules(
     from gen3d.io.molecules import MoleculeWriter
     from gen3d.metrics.molecules import evaluate_molecules, perceive_many
 
-    sampler = SymphonySampler.from_checkpoint(checkpoint, temperature=temperature, valence_mask=valence_mask)
+    sampler = SymphonySampler.from_checkpoint(
+        checkpoint, temperature=temperature, valence_mask=valence_mask, position_temperature=position_temperature
+    )
     dev = resolve_device(device)
     molecules, pending = [], []
     start = time.perf_counter()
