@@ -105,3 +105,20 @@ def publish(
     card = {**card, **(extra or {}), "metrics": metrics}
     card.pop("sha256", None)
     return save_checkpoint(Path(dest), state, card)
+
+
+def load_model(name_or_path: str | os.PathLike, method: str, version: str, build) -> tuple[torch.nn.Module, dict]:
+    """A verified checkpoint's network: ``build(card["config"])`` with the weights loaded strictly, and the card.
+
+    The card must name ``version`` (architectures are frozen per version); weights that do not fit
+    the config are a :class:`CheckpointError`, not a crash.
+    """
+    state, card = load_checkpoint(name_or_path, method)
+    if card.get("version") != version:
+        raise CheckpointError(f"checkpoint version {card.get('version')!r} is not supported (expected {version})")
+    try:
+        model = build(card.get("config", {}))
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
+    return model, card

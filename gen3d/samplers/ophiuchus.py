@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gen3d.checkpoints import CheckpointError, load_checkpoint
+from gen3d.checkpoints import load_model
 from gen3d.data.protein_batches import ResidueBatch
 from gen3d.data.protein_chains import ResidueChain
 from gen3d.data.residues import SLOT_EXISTS
@@ -21,14 +21,7 @@ from gen3d.samplers.base import resolve_device
 
 def load_autoencoder(checkpoint: str) -> tuple[Ophiuchus, dict]:
     """A verified Ophiuchus checkpoint (shipped name or folder) and its card."""
-    state, card = load_checkpoint(checkpoint, "ophiuchus")
-    if card.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint version {card.get('version')!r} is not supported (expected {VERSION})")
-    try:
-        model = Ophiuchus(OphiuchusConfig.from_dict(card.get("config", {})))
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, ValueError, TypeError) as err:
-        raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
+    model, card = load_model(checkpoint, "ophiuchus", VERSION, lambda config: Ophiuchus(OphiuchusConfig.from_dict(config)))
     return model.eval(), card
 
 

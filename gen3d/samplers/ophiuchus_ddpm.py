@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from gen3d.checkpoints import CheckpointError, load_checkpoint, resolve, sha256_of
+from gen3d.checkpoints import CheckpointError, load_model, resolve, sha256_of
 from gen3d.data.protein_chains import ResidueChain, protein_from_chains
 from gen3d.models.ophiuchus.autoencoder import Latent
 from gen3d.models.ophiuchus.diffusion import VERSION, DiffusionConfig, LatentDiffusion
@@ -37,14 +37,7 @@ class MiniproteinSampler(Sampler):
     @classmethod
     def from_checkpoint(cls, checkpoint: str, autoencoder: str | None = None, **kwargs) -> "MiniproteinSampler":
         """Load a verified latent-DDPM checkpoint and the autoencoder its card names (sha256 checked)."""
-        state, card = load_checkpoint(checkpoint, "ophiuchus-ddpm")
-        if card.get("version") != VERSION:
-            raise CheckpointError(f"checkpoint version {card.get('version')!r} is not supported (expected {VERSION})")
-        try:
-            model = LatentDiffusion(DiffusionConfig.from_dict(card.get("config", {})))
-            model.load_state_dict(state, strict=True)
-        except (RuntimeError, ValueError, TypeError) as err:
-            raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
+        model, card = load_model(checkpoint, "ophiuchus-ddpm", VERSION, lambda c: LatentDiffusion(DiffusionConfig.from_dict(c)))
         ae = card.get("autoencoder", {})
         ae_path = autoencoder or ae.get("name", "")
         if sha256_of(resolve(ae_path) / "model.safetensors") != ae.get("sha256"):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
-from gen3d.checkpoints import CheckpointError, load_checkpoint
+from gen3d.checkpoints import load_model
 from gen3d.data.fragments import COVALENT_RADIUS
 from gen3d.models.symphony import Symphony, SymphonyConfig
 from gen3d.models.symphony.config import VERSION
@@ -90,14 +90,7 @@ class SymphonySampler(Sampler):
         position_temperature: float = DEFAULT_POSITION_TEMPERATURE,
     ) -> "SymphonySampler":
         """Load a verified Symphony checkpoint (shipped name or folder)."""
-        state, card = load_checkpoint(checkpoint, "symphony")
-        if card.get("version") != VERSION:
-            raise CheckpointError(f"checkpoint version {card.get('version')!r} is not supported (expected {VERSION})")
-        try:
-            model = Symphony(SymphonyConfig.from_dict(card.get("config", {})))
-            model.load_state_dict(state, strict=True)
-        except (RuntimeError, ValueError, TypeError) as err:
-            raise CheckpointError(f"checkpoint weights do not match its card's config: {str(err).splitlines()[0]}") from None
+        model, card = load_model(checkpoint, "symphony", VERSION, lambda config: Symphony(SymphonyConfig.from_dict(config)))
         sampler = cls(model, temperature, valence_mask, position_temperature)
         sampler.card = card
         return sampler

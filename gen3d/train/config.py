@@ -30,3 +30,24 @@ def load_config(path: Path, overrides: list[str] = ()) -> dict:
             value = raw
         config.setdefault(section, {})[name] = value
     return config
+
+
+def split_config(config: dict, model_from_dict, required_data: tuple[str, ...] = ()) -> tuple[object, "TrainConfig", dict]:
+    """A parsed config as (model config via ``model_from_dict(config["model"])``, TrainConfig, data settings)."""
+    from dataclasses import fields
+
+    from gen3d.train.loop import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(config.get("train", {})) - known
+    if unknown:
+        raise ConfigError(f"unknown train keys: {sorted(unknown)}")
+    data = config.get("data", {})
+    missing = [key for key in required_data if key not in data]
+    if missing:
+        raise ConfigError(f"the config needs data.{missing[0]}")
+    try:
+        model = model_from_dict(config.get("model", {}))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(str(err)) from None
+    return model, TrainConfig(**config.get("train", {})), data

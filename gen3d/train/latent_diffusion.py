@@ -3,8 +3,7 @@ then train the denoiser on those latents. The card records the autoencoder it de
 
 from __future__ import annotations
 
-import platform
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from gen3d.data.protein_corpus import FragmentSet, load_fragments, split_rule
 from gen3d.models.ophiuchus.diffusion import VERSION, DiffusionConfig, LatentDiffusion
 from gen3d.models.ophiuchus.schedulers import SCHEDULERS, scheduler_config
 from gen3d.samplers.ophiuchus import ProteinAutoencoder
-from gen3d.train.config import ConfigError
-from gen3d.train.loop import TrainConfig, train
+from gen3d.train.config import ConfigError, split_config
+from gen3d.train.loop import TrainConfig, train, training_card
 
 
 @dataclass
@@ -147,19 +146,8 @@ class LatentDiffusionTask:
 
 
 def build_configs(config: dict) -> tuple[DiffusionConfig, TrainConfig, dict]:
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(config.get("train", {})) - known
-    if unknown:
-        raise ConfigError(f"unknown train keys: {sorted(unknown)}")
-    data_cfg = config.get("data", {})
-    for key in ("dataset", "autoencoder"):
-        if key not in data_cfg:
-            raise ConfigError(f"the latent diffusion config needs data.{key}")
-    try:
-        model_cfg = DiffusionConfig.from_dict(config.get("model", {}))
-    except (TypeError, ValueError) as err:
-        raise ConfigError(str(err)) from None
-    return model_cfg, TrainConfig(**config.get("train", {})), data_cfg
+    """Split a parsed config file into model, training and data settings."""
+    return split_config(config, DiffusionConfig.from_dict, required_data=("dataset", "autoencoder"))
 
 
 def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str) -> dict:
@@ -180,15 +168,7 @@ def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_
             "split": split_rule(),
             "chains": {s: int(len(v)) for s, v in task.segments.items()},
         },
-        "training": {
-            "steps": info.get("step"),
-            "batch_size": train_cfg.batch_size,
-            "wall_time_s": round(info.get("wall_time_s", 0.0), 1),
-            "hardware": f"{device}; {platform.processor() or platform.machine()}; {torch.get_num_threads()} threads",
-            "optimizer": {k: getattr(train_cfg, k) for k in ("lr", "min_lr", "weight_decay", "warmup", "grad_clip", "ema")},
-            "last_log": info.get("train"),
-            "last_validation": info.get("validation"),
-        },
+        "training": training_card(train_cfg, info, device),
     }
 
 

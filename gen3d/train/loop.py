@@ -182,6 +182,22 @@ def train(
     return {**info, "step": step, "wall_time_s": wall + time.time() - t0}
 
 
+def training_card(cfg: TrainConfig, info: dict, device: str, **extra) -> dict:
+    """The ``training`` section of a checkpoint card: steps, batch, wall time, hardware, optimiser, last logs."""
+    import platform
+
+    return {
+        "steps": info.get("step"),
+        "batch_size": cfg.batch_size,
+        **extra,
+        "wall_time_s": round(info.get("wall_time_s", 0.0), 1),
+        "hardware": f"{device}; {platform.processor() or platform.machine()}; {torch.get_num_threads()} threads",
+        "optimizer": {k: getattr(cfg, k) for k in ("lr", "min_lr", "weight_decay", "warmup", "grad_clip", "ema")},
+        "last_log": info.get("train"),
+        "last_validation": info.get("validation"),
+    }
+
+
 def learning_curve(run_dir: Path) -> list[dict]:
     """Validation records of a run (step, fragments seen, losses, sample validity) from its log."""
     records: dict[int, dict] = {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +13,8 @@ from gen3d.data.protein_corpus import FragmentSet, load_fragments, split_rule
 from gen3d.models.ophiuchus.autoencoder import Ophiuchus
 from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
 from gen3d.models.ophiuchus.loss import WEIGHTS, autoencoder_loss
-from gen3d.train.config import ConfigError
-from gen3d.train.loop import TrainConfig, train
+from gen3d.train.config import ConfigError, split_config
+from gen3d.train.loop import TrainConfig, train, training_card
 
 VALID_WINDOWS = 64
 
@@ -63,18 +61,7 @@ class OphiuchusTask:
 
 def build_configs(config: dict) -> tuple[OphiuchusConfig, TrainConfig, dict]:
     """Split a parsed config file into model, training and data settings."""
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(config.get("train", {})) - known
-    if unknown:
-        raise ConfigError(f"unknown train keys: {sorted(unknown)}")
-    try:
-        model_cfg = OphiuchusConfig.from_dict(config.get("model", {}))
-    except (TypeError, ValueError) as err:
-        raise ConfigError(str(err)) from None
-    data_cfg = config.get("data", {})
-    if "dataset" not in data_cfg:
-        raise ConfigError("the config needs data.dataset (a file made by `gen3d proteins data`)")
-    return model_cfg, TrainConfig(**config.get("train", {})), data_cfg
+    return split_config(config, OphiuchusConfig.from_dict, required_data=("dataset",))
 
 
 def make_card(
@@ -96,17 +83,10 @@ def make_card(
             "residues": int(data.lengths.sum()),
             "window": data_cfg.get("window", 64),
         },
-        "training": {
-            "steps": info.get("step"),
-            "batch_size": train_cfg.batch_size,
-            "windows_seen": (info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1),
-            "wall_time_s": round(info.get("wall_time_s", 0.0), 1),
-            "hardware": f"{device}; {platform.processor() or platform.machine()}; {torch.get_num_threads()} threads",
-            "optimizer": {k: getattr(train_cfg, k) for k in ("lr", "min_lr", "weight_decay", "warmup", "grad_clip", "ema")},
-            "loss_weights": {**WEIGHTS, **(loss_weights or {})},
-            "last_log": info.get("train"),
-            "last_validation": info.get("validation"),
-        },
+        "training": training_card(
+            train_cfg, info, device, windows_seen=(info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1),
+            loss_weights={**WEIGHTS, **(loss_weights or {})},
+        ),
     }
 
 

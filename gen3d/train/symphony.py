@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +12,8 @@ from gen3d.data.fragments import Z_TO_INDEX, FragmentBatch, collate, sample_frag
 from gen3d.data.qm9 import QM9, SPLIT_SIZES, load_qm9
 from gen3d.models.symphony import Symphony, SymphonyConfig
 from gen3d.models.symphony.config import VERSION
-from gen3d.train.config import ConfigError
-from gen3d.train.loop import TrainConfig, train
+from gen3d.train.config import split_config
+from gen3d.train.loop import TrainConfig, train, training_card
 
 VALID_BATCHES = 8
 VALID_SAMPLES = 32
@@ -90,15 +88,7 @@ class SymphonyTask:
 
 def build_configs(config: dict) -> tuple[SymphonyConfig, TrainConfig, dict]:
     """Split a parsed config file into model, training and data settings."""
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(config.get("train", {})) - known
-    if unknown:
-        raise ConfigError(f"unknown train keys: {sorted(unknown)}")
-    try:
-        model_cfg = SymphonyConfig.from_dict(config.get("model", {}))
-    except (TypeError, ValueError) as err:
-        raise ConfigError(str(err)) from None
-    return model_cfg, TrainConfig(**config.get("train", {})), config.get("data", {})
+    return split_config(config, SymphonyConfig.from_dict)
 
 
 def make_card(model_cfg: SymphonyConfig, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str) -> dict:
@@ -114,16 +104,9 @@ def make_card(model_cfg: SymphonyConfig, train_cfg: TrainConfig, data_cfg: dict,
             "size": SPLIT_SIZES,
             "coordinate_noise_A": data_cfg.get("noise", 0.02),
         },
-        "training": {
-            "steps": info.get("step"),
-            "batch_size": train_cfg.batch_size,
-            "fragments_seen": (info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1),
-            "wall_time_s": round(info.get("wall_time_s", 0.0), 1),
-            "hardware": f"{device}; {platform.processor() or platform.machine()}; {torch.get_num_threads()} threads",
-            "optimizer": {k: getattr(train_cfg, k) for k in ("lr", "min_lr", "weight_decay", "warmup", "grad_clip", "ema")},
-            "last_log": info.get("train"),
-            "last_validation": info.get("validation"),
-        },
+        "training": training_card(
+            train_cfg, info, device, fragments_seen=(info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1)
+        ),
     }
 
 
