@@ -168,8 +168,6 @@ def metric_rows(report: dict) -> list[tuple[str, str, str]]:
 
 def summary_rows(report: dict) -> list[tuple[str, str]]:
     """(label, formatted value) rows for a summary table; undefined values print as "-"."""
-    out = []
-    for key, label, fmt in metric_rows(report):
-        value = report["n"] if key == "n" else report["metrics"][key]
-        out.append((label, "-" if value is None else fmt.format(value)))
-    return out
+    from gen3d.metrics.table import formatted_rows
+
+    return formatted_rows(report, metric_rows(report))
