@@ -169,7 +169,7 @@ def test_clash_rules_calibrated_on_real_chains():
     names = ("1ahsA", "1bvyF", "1dx5I", "1eteA", "1h4aX", "1i8nA", "1lpbA", "1or4A", "1pdoA", "2a2lA")
     found = [clashes(chain(name), backbone(chain(name))) for name in names]
     assert sum(c.count for c in found) == 5  # 2.2-2.8 Å contacts in 4 of these 100-300-residue chains
-    assert max(c.score for c in found) < 2.0 and all(c.overlaps.max() < 0.7 for c in found if c.count)
+    assert max(c.score for c in found) < 2.0 and all(c.overlaps.max() < 0.8 for c in found if c.count)
 
 
 def test_clashes_exempt_bonded_neighbours_and_disulfides():
