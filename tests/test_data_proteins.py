@@ -32,10 +32,11 @@ def test_charmm_file_without_element_column_and_with_hydrogens():
     (chain,) = residue_chains(read_protein(mdanalysis_data() / "adk_open.pdb"))
     assert len(chain) == 214 and chain.sequence.startswith("MRIILLGAPGAGKGT")
     assert chain.mask[:, :4].all()
+    assert (chain.mask == SLOT_EXISTS[chain.aatype]).all()  # every heavy atom, Ile CD read as CD1
 
 
 def test_modified_residues_map_to_their_parent():
-    assert canonical("MSE") == ("MET", {"SE": "SD"})
+    assert canonical("MSE") == ("MET", {"SE": "SD"}) and canonical("ILE") == ("ILE", {"CD": "CD1"})
     assert canonical("HOH") is None and canonical("XYZ") is None
 
 

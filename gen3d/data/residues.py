@@ -64,6 +64,10 @@ MODIFIED: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+# Atom names some force-field files use for standard residues (CHARMM/GROMACS write Ile CD for CD1).
+ATOM_ALIASES: dict[str, dict[str, str]] = {"ILE": {"CD": "CD1"}}
+
+
 def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-residue-type slot mask (20, 14), pair slots (20, MAX_PAIRS, 2) (-1: none), element letters (20, 14)."""
     exists = np.zeros((20, NUM_SLOTS), dtype=bool)
@@ -85,8 +89,12 @@ def canonical(name: str) -> tuple[str, dict[str, str]] | None:
     """(standard residue, atom renames) for a standard or known modified residue name, else None."""
     name = name.strip().upper()
     if name in ATOMS:
-        return name, {}
-    return MODIFIED.get(name)
+        return name, ATOM_ALIASES.get(name, {})
+    mapped = MODIFIED.get(name)
+    if mapped is None:
+        return None
+    parent, renames = mapped
+    return parent, {**ATOM_ALIASES.get(parent, {}), **renames}
 
 
 def sequence_string(aatype: np.ndarray) -> str:
