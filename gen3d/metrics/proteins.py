@@ -31,6 +31,7 @@ from gen3d.structures.protein import Protein
 __all__ = ["evaluate_proteins", "metric_rows", "score_protein", "summary_rows"]
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+STRUCTURED_MIN = 0.3  # a structure is "structured" when at least 30 % of its residues are helix or strand
 
 
 def _rate(count: float, total: int) -> float | None:
@@ -142,6 +143,8 @@ def evaluate_proteins(
         metrics[f"{kind}_mad_{key}"] = float(values.mean()) if len(values) else None
     for label in SS_LABELS[1:] + SS_LABELS[:1]:  # helix, strand, loop
         metrics[label] = _mean([i[label] for i in items])
+    structured = [(i["helix"] or 0.0) + (i["strand"] or 0.0) >= STRUCTURED_MIN for i in items if i["helix"] is not None]
+    metrics["structured"] = _rate(sum(structured), len(structured))
     metrics["radius_of_gyration"] = _mean([i["radius_of_gyration"] for i in items])
     metrics["rg_ratio"] = _mean([
         i["radius_of_gyration"] / i["rg_expected"] for i in items if i["radius_of_gyration"] is not None
