@@ -278,3 +278,21 @@ def test_sampling_recovers_a_single_training_structure():
         distance_error = (torch.cdist(p, p) - d0).abs().mean() / d0.mean()  # random 5-point clouds: ~0.4
         scalar_error = (f[..., :2] - feat0[:, :2]).abs().mean()  # independent N(0, 1) draws: ~1.1
         assert distance_error < 0.25 and scalar_error < 0.4, (name, float(distance_error), float(scalar_error))
+
+
+def test_x0_clip_range_comes_from_the_training_latents():
+    """DDPM/DDIM clip x0 to the largest normalised training value (times a margin); DPM is never clipped."""
+    from gen3d.models.ophiuchus.diffusion import SAMPLE_RANGE_MARGIN, DiffusionConfig, LatentDiffusion
+    from gen3d.models.ophiuchus.denoiser import DenoiserConfig
+
+    model = LatentDiffusion(DiffusionConfig(denoiser=DenoiserConfig(latent_irreps="2x0e + 1x1o", irreps_hidden="4x0e + 2x1o", num_layers=1)))
+    g = torch.Generator().manual_seed(0)
+    pos, feat = torch.randn(3, 5, 3, generator=g) * 10, torch.randn(3, 5, 5, generator=g)
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    stats = model.fit_normalisation(pos, feat, mask)
+    p, f = model.normalise(pos, feat, mask)
+    assert stats["sample_range"] == pytest.approx(SAMPLE_RANGE_MARGIN * float(torch.cat([p, f], -1).abs().max()), rel=1e-5)
+    for name in ("ddpm", "ddim"):
+        config = make_scheduler(name, clip_range=4.0).config
+        assert config.clip_sample is True and config.clip_sample_range == 4.0
+    assert not getattr(make_scheduler("dpm", clip_range=4.0).config, "clip_sample", False)

@@ -21,6 +21,7 @@ from gen3d.models.ophiuchus.denoiser import DenoiserConfig, LatentDenoiser
 from gen3d.models.ophiuchus.schedulers import default_steps, make_scheduler
 
 VERSION = "ophiuchus-latent-ddpm/v1"
+SAMPLE_RANGE_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class LatentDiffusion(nn.Module):
         self.register_buffer("position_scale", torch.tensor(float(c.position_scale)))
         self.register_buffer("feature_shift", torch.zeros(self.dim))
         self.register_buffer("feature_scale", torch.ones(self.dim))
+        # Largest |value| of the normalised training latents (times a margin): DDPM/DDIM clip their
+        # x0 prediction to it, which keeps a noisy epsilon at low signal-to-noise from blowing up.
+        self.register_buffer("sample_range", torch.tensor(float("inf")))
         alphas_cumprod = make_scheduler("ddpm", c.num_train_timesteps).alphas_cumprod.clone()
         self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
 
@@ -103,7 +107,10 @@ class LatentDiffusion(nn.Module):
         self.feature_shift.copy_(shift)
         self.feature_scale.copy_(rms[self.channel])
         pos = centre(positions.to(self.feature_scale), mask)[mask]
+        normed = torch.cat([pos / self.position_scale, (f - shift) / rms[self.channel]], -1)
+        self.sample_range.fill_(SAMPLE_RANGE_MARGIN * float(normed.abs().max()))
         return {
+            "sample_range": float(self.sample_range),
             "num_nodes": len(f),
             "position_rms_A": float(pos.pow(2).mean().sqrt()),
             "position_scale_A": float(self.position_scale),
@@ -176,7 +183,8 @@ class LatentDiffusion(nn.Module):
         B, N = len(n), int(n.max())
         mask = torch.arange(N, device=device)[None] < n[:, None]
         like = torch.empty(0, device=device, dtype=dtype)
-        scheduler = make_scheduler(scheduler_name, self.config.num_train_timesteps)
+        clip = float(self.sample_range) if torch.isfinite(self.sample_range) else None
+        scheduler = make_scheduler(scheduler_name, self.config.num_train_timesteps, clip_range=clip)
         scheduler.set_timesteps(steps or default_steps(scheduler_name, self.config.num_train_timesteps), device=device)
         m = mask[..., None].to(dtype)
 

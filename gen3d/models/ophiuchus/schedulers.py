@@ -1,7 +1,10 @@
 """diffusers noise schedulers configured for Ophiuchus latents (not images).
 
-Latents are unbounded, so nothing clips or thresholds the predicted sample; the model predicts
-the noise (epsilon) on a cosine schedule. The cosine schedule caps the last beta at 0.999, so
+Latents are not images: nothing clips to ±1 (diffusers' image default). The model predicts the
+noise (epsilon) on a cosine schedule; DDPM and DDIM clip their x0 prediction to ``clip_range``,
+the largest normalised value seen in the training latents times a margin (recorded in the card),
+because a small epsilon error at low signal-to-noise otherwise throws x0 far off the data.
+DPM-Solver++ has no such clip in diffusers (its "thresholding" rescales, for images). The cosine schedule caps the last beta at 0.999, so
 ``alphas_cumprod[T-1]`` is ~2e-9 and a step *from* t = T-1 multiplies the model's epsilon error by
 ~30 (DDPM), ~600 (DDIM, 50 steps) or ~25 (DPM-Solver++ even with ``lambda_min_clipped``). "leading"
 spacing never visits t = T-1 unless every training step is used (first step t = T - T/steps,
@@ -57,10 +60,12 @@ def scheduler_config(name: str, num_train_timesteps: int = 1000) -> dict[str, An
     }
 
 
-def make_scheduler(name: str, num_train_timesteps: int = 1000):
-    """A fresh diffusers scheduler ``name`` (one of :data:`SCHEDULERS`); they are stateful: one per sampling run."""
+def make_scheduler(name: str, num_train_timesteps: int = 1000, clip_range: float | None = None):
+    """A fresh diffusers scheduler ``name`` (one of :data:`SCHEDULERS`); they are stateful: one per sampling run.
+    ``clip_range`` (DDPM, DDIM) clips the predicted x0 to ±clip_range."""
     _check(name)
-    return _CLASSES[name](num_train_timesteps=num_train_timesteps, **_COMMON, **_SPECIFIC[name])
+    extra = {"clip_sample": True, "clip_sample_range": clip_range} if clip_range and name in ("ddpm", "ddim") else {}
+    return _CLASSES[name](num_train_timesteps=num_train_timesteps, **_COMMON, **{**_SPECIFIC[name], **extra})
 
 
 def default_steps(name: str, num_train_timesteps: int = 1000) -> int:
