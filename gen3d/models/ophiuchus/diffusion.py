@@ -129,6 +129,15 @@ class LatentDiffusion(nn.Module):
         feat = torch.where(mask[..., None], features * self.feature_scale + self.feature_shift, 0.0)
         return pos, feat
 
+    def epsilon(self, positions: Tensor, features: Tensor, t: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Noise estimate: the best linear guess for unit-variance data, sqrt(1 - alphas_cumprod[t]) * x_t,
+        plus the denoiser's correction. The network then learns only what the data adds to a Gaussian,
+        and at high noise (eps ~ x_t) it starts right instead of having to learn an identity map."""
+        gain = (1 - self.alphas_cumprod[t.long()].to(positions.dtype)).sqrt().view(-1, 1, 1)
+        eps_pos, eps_feat = self.denoiser(positions, features, t, mask)
+        m = mask[..., None].to(positions.dtype)
+        return eps_pos + gain * centre(positions, mask), eps_feat + gain * features * m
+
     # ---- training ------------------------------------------------------------------------
     def loss(
         self, positions: Tensor, features: Tensor, mask: Tensor, generator: torch.Generator | None = None
@@ -145,7 +154,7 @@ class LatentDiffusion(nn.Module):
         ab = self.alphas_cumprod[t].to(x_pos.dtype).view(B, 1, 1)
         signal, noise = ab.sqrt(), (1 - ab).sqrt()
         noisy_pos, noisy_feat = signal * x_pos + noise * noise_pos, signal * x_feat + noise * noise_feat
-        pred_pos, pred_feat = self.denoiser(noisy_pos, noisy_feat, t, mask)
+        pred_pos, pred_feat = self.epsilon(noisy_pos, noisy_feat, t, mask)
         m = mask[..., None].to(x_pos.dtype)
         count = m.sum().clamp_min(1)
         loss_pos = ((pred_pos - noise_pos) ** 2 * m).sum() / (3 * count)
@@ -196,7 +205,7 @@ class LatentDiffusion(nn.Module):
         x = project(_randn((B, N * (3 + self.dim)), generator, like) * scheduler.init_noise_sigma)
         for t in scheduler.timesteps:
             x_in = scheduler.scale_model_input(x, t).view(B, N, 3 + self.dim)
-            eps_pos, eps_feat = self.denoiser(x_in[..., :3], x_in[..., 3:], t.expand(B), mask)
+            eps_pos, eps_feat = self.epsilon(x_in[..., :3], x_in[..., 3:], t.expand(B), mask)
             eps = torch.cat([eps_pos, eps_feat], -1).view(B, -1)
             x = project(scheduler.step(eps, t, x, generator=generator).prev_sample.to(dtype))
         x = x.view(B, N, 3 + self.dim)
