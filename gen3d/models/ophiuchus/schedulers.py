@@ -1,10 +1,11 @@
 """diffusers noise schedulers configured for Ophiuchus latents (not images).
 
-Latents are not images: nothing clips to ±1 (diffusers' image default). The model predicts the
-noise (epsilon) on a cosine schedule; DDPM and DDIM clip their x0 prediction to ``clip_range``,
-the largest normalised value seen in the training latents times a margin (recorded in the card),
-because a small epsilon error at low signal-to-noise otherwise throws x0 far off the data.
-DPM-Solver++ has no such clip in diffusers (its "thresholding" rescales, for images). The cosine schedule caps the last beta at 0.999, so
+Latents are not images: nothing clips to ±1 (diffusers' image default). The model predicts
+v = sqrt(a) eps - sqrt(1 - a) x0 on a cosine schedule (epsilon-prediction diverged: see
+``LatentDiffusion.velocity``); DDPM and DDIM also clip their x0 prediction to ``clip_range``, the
+largest normalised value seen in the training latents times a margin (recorded in the card).
+DPM-Solver++ has no such clip in diffusers (its "thresholding" rescales, for images).
+The notes below on the last timestep were measured with epsilon-prediction. The cosine schedule caps the last beta at 0.999, so
 ``alphas_cumprod[T-1]`` is ~2e-9 and a step *from* t = T-1 multiplies the model's epsilon error by
 ~30 (DDPM), ~600 (DDIM, 50 steps) or ~25 (DPM-Solver++ even with ``lambda_min_clipped``). "leading"
 spacing never visits t = T-1 unless every training step is used (first step t = T - T/steps,
@@ -25,7 +26,7 @@ _CLASSES = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultis
 
 _COMMON: dict[str, Any] = {
     "beta_schedule": "squaredcos_cap_v2",
-    "prediction_type": "epsilon",
+    "prediction_type": "v_prediction",
     "thresholding": False,
 }
 
