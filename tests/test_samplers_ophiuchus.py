@@ -56,3 +56,22 @@ def test_cli_sample_writes_one_pdb_per_protein(ckpts, tmp_path):
     files = sorted(out.glob("*.pdb"))
     assert [f.name for f in files] == ["sample_0000.pdb", "sample_0001.pdb", "sample_0002.pdb"]
     assert all(12 <= read_protein(f).num_residues <= 16 for f in files)
+
+
+def test_reconstruction_does_not_invent_atoms_the_input_lacks(ckpts):
+    from dataclasses import replace
+
+    from gen3d.data.protein_chains import residue_chains
+    from gen3d.data.residues import SLOT_EXISTS
+    from gen3d.samplers.ophiuchus import ProteinAutoencoder
+    from tests.protein_fixtures import dssp_chain
+
+    auto = ProteinAutoencoder.from_checkpoint(str(ckpts[0]))
+    (chain,) = residue_chains(read_protein(dssp_chain("4gcnA")))
+    latent, centre = auto.encode([chain])
+    predicted = auto.decode(latent, [chain], centre)[0]
+    assert (predicted.mask == SLOT_EXISTS[predicted.aatype]).all()  # sampling: every atom of the type
+    template = replace(chain, aatype=predicted.aatype, mask=SLOT_EXISTS[predicted.aatype].copy())
+    template.mask[3, 4:] = False  # residue 3 lost its side chain in the "input"
+    kept = auto.decode(latent, [template], centre, keep_missing=True)[0]
+    assert not kept.mask[3, 4:].any() and kept.mask[3, :4].all() and kept.mask[4:].sum() == template.mask[4:].sum()

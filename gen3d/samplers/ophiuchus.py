@@ -7,6 +7,8 @@ decoded chains keep the input's chain ids and numbering, with the predicted resi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -72,8 +74,13 @@ class ProteinAutoencoder:
         return self.model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask), centre
 
     @torch.no_grad()
-    def decode(self, latent: Latent, templates: list[ResidueChain], centre: torch.Tensor | None = None) -> list[ResidueChain]:
-        """Chains decoded from a latent batch, with the ids and numbering of ``templates`` (one per row)."""
+    def decode(
+        self, latent: Latent, templates: list[ResidueChain], centre: torch.Tensor | None = None, keep_missing: bool = False
+    ) -> list[ResidueChain]:
+        """Chains decoded from a latent batch, with the ids and numbering of ``templates`` (one per row).
+
+        ``keep_missing``: atoms the template lacks stay out where the residue type is recovered (the
+        decoder was never taught where absent atoms go, so it does not invent them)."""
         length = latent.mask.shape[1] * self.compression
         mask = torch.arange(length, device=self.device)[None] < torch.tensor([len(t) for t in templates], device=self.device)[:, None]
         decoded = self.model.decode(latent, mask)
@@ -84,19 +91,23 @@ class ProteinAutoencoder:
         out = []
         for i, t in enumerate(templates):
             n, a = len(t), aatype[i, : len(t)].cpu().numpy()
-            out.append(ResidueChain(a, coords[i, :n].numpy().astype(np.float32), SLOT_EXISTS[a].copy(), t.chain_id, t.residue_numbers, t.insertion_codes))
+            mask = SLOT_EXISTS[a].copy()
+            if keep_missing:
+                mask &= np.where((a == t.aatype)[:, None], t.mask, True)
+            out.append(ResidueChain(a, coords[i, :n].numpy().astype(np.float32), mask, t.chain_id, t.residue_numbers, t.insertion_codes))
         return out
 
     def reconstruct(self, chains: list[ResidueChain]) -> list[ResidueChain]:
         """Encode and decode every chain (back in the input's frame)."""
         latent, centre = self.encode(chains)
-        return self.decode(latent, chains, centre)
+        return self.decode(latent, chains, centre, keep_missing=True)
 
     def interpolate(self, start: list[ResidueChain], end: list[ResidueChain], frames: int) -> list[list[ResidueChain]]:
         """``frames`` structures along the straight line between the latents of two conformations of the same
         chains (already superposed), decoded in the start's frame; frame 0 and the last are the reconstructions."""
         n = len(start)
         latent, centre = self.encode(start + end)
+        templates = [replace(s, mask=s.mask & e.mask) for s, e in zip(start, end)]
         weights = torch.linspace(0, 1, frames, device=self.device)
         out = []
         for w in weights:
@@ -105,5 +116,5 @@ class ProteinAutoencoder:
                 (1 - w) * latent.features[:n] + w * latent.features[n:],
                 latent.mask[:n],
             )
-            out.append(self.decode(mix, start, (1 - w.cpu()) * centre[:n] + w.cpu() * centre[n:]))
+            out.append(self.decode(mix, templates, (1 - w.cpu()) * centre[:n] + w.cpu() * centre[n:], keep_missing=True))
         return out
