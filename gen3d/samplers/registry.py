@@ -90,6 +90,6 @@ register(
         model="gen3d.models.ophiuchus.diffusion.LatentDiffusion",
         sampler="gen3d.samplers.ophiuchus_ddpm.MiniproteinSampler",
         checkpoint="ophiuchus-miniproteins",
-        description="Latent DDPM on ophiuchus-pdb-x8 latents: miniproteins of 40-80 residues",
+        description="Latent DDPM on ophiuchus-pdb-x8 latents, miniproteins of 40-80 residues (experimental: samples fail quality checks)",
     )
 )
