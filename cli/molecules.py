@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gen3d import api
 from gen3d_cli.context import guarded
-from gen3d_cli.tables import console, metrics_table, write_json
+from gen3d_cli.tables import console, metrics_table, run_training, write_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Small molecules: sample, evaluate, train.")
 
@@ -115,13 +115,6 @@ def train(
     """
 
     def body() -> None:
-        with _progress() as bar:
-            task = bar.add_task("training", total=None)
-
-            def on_step(step: int, total: int) -> None:
-                bar.update(task, completed=step, total=total)
-
-            info = api.train_molecules(config, overrides or [], out, device=device, echo=bar.console.print, on_step=on_step)
-        console.print(metrics_table("training", [(k, str(v)) for k, v in info.items() if not isinstance(v, dict)]))
+        run_training(lambda **hooks: api.train_molecules(config, overrides or [], out, device=device, **hooks))
 
     guarded(body)

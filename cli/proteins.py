@@ -11,7 +11,7 @@ from gen3d import api
 from gen3d_cli.context import guarded
 from gen3d_cli.molecules import DEVICE_HELP, _progress
 from gen3d_cli.proteins_evaluate import register as register_evaluate
-from gen3d_cli.tables import console, metrics_table, write_json
+from gen3d_cli.tables import console, metrics_table, run_training, write_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Proteins: reconstruct, interpolate, sample, evaluate, train.")
 register_evaluate(app)
@@ -154,11 +154,7 @@ def train(
     """
 
     def body() -> None:
-        with _progress() as bar:
-            task = bar.add_task("training", total=None)
-            info = api.train_proteins(config, overrides or [], out, device=device, echo=bar.console.print,
-                                      on_step=lambda s, t: bar.update(task, completed=s, total=t))
-        console.print(metrics_table("training", [(k, str(v)) for k, v in info.items() if not isinstance(v, dict)]))
+        run_training(lambda **hooks: api.train_proteins(config, overrides or [], out, device=device, **hooks))
 
     guarded(body)
 

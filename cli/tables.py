@@ -26,3 +26,14 @@ def metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
 def write_json(path: Path, payload: dict) -> None:
     """Write machine-readable results atomically."""
     atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n")
+
+
+def run_training(train) -> None:
+    """Run ``train(echo=..., on_step=...)`` under a progress bar, then print its final info as a table."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("training", total=None)
+        info = train(echo=bar.console.print, on_step=lambda step, total: bar.update(task, completed=step, total=total))
+    console.print(metrics_table("training", [(k, str(v)) for k, v in info.items() if not isinstance(v, dict)]))

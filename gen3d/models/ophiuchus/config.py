@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+
+from gen3d.models.configs import known_fields
 
 VERSION = "ophiuchus/v1"
 
@@ -42,8 +44,4 @@ class OphiuchusConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "OphiuchusConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown Ophiuchus config keys: {sorted(unknown)}")
-        return cls(**values)
+        return cls(**known_fields(cls, values, "Ophiuchus"))

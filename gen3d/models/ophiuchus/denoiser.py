@@ -14,13 +14,14 @@ an equivariant decoder turns into mirror-image proteins) as often as the real th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from diffusers.models.embeddings import get_timestep_embedding
 from e3nn import o3
 from torch import nn
 
+from gen3d.models.configs import known_fields
 from gen3d.nn import InteractionBlock, RadialEmbedding
 from gen3d.nn.scatter import scatter_sum
 
@@ -48,10 +49,7 @@ class DenoiserConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DenoiserConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown denoiser config keys: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**known_fields(cls, d, "denoiser"))
 
 
 def dense_graph(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

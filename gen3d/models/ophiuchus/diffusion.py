@@ -11,12 +11,13 @@ zero-centre-of-mass subspace (the model is translation invariant), feature noise
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 from e3nn import o3
 from torch import Tensor, nn
 
+from gen3d.models.configs import known_fields
 from gen3d.models.ophiuchus.denoiser import DenoiserConfig, LatentDenoiser
 from gen3d.models.ophiuchus.schedulers import default_steps, make_scheduler
 
@@ -41,10 +42,7 @@ class DiffusionConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DiffusionConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown latent diffusion config keys: {sorted(unknown)}")
-        d = dict(d)
+        d = known_fields(cls, d, "latent diffusion")
         if "denoiser" in d:
             d["denoiser"] = DenoiserConfig.from_dict(d["denoiser"])
         return cls(**d)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+
+from gen3d.models.configs import known_fields
 
 VERSION = "symphony/v1"
 
@@ -35,11 +37,7 @@ class SymphonyConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SymphonyConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown Symphony config keys: {sorted(unknown)}")
-        d = dict(d)
+        d = known_fields(cls, d, "Symphony")
         if "elements" in d:
             d["elements"] = tuple(d["elements"])
         return cls(**d)
