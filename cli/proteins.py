@@ -125,16 +125,17 @@ def data(
     guarded(body)
 
 
-def _lengths(text: str) -> tuple[int, int]:
+def _lengths(text: str, option: str = "--lengths") -> tuple[int, int]:
+    """``L`` or ``MIN-MAX`` residues, as a checked (MIN, MAX)."""
     from gen3d.io.errors import InputError
 
     try:
         lo, _, hi = text.partition("-")
         lo, hi = int(lo), int(hi or lo)
     except ValueError:
-        raise InputError("--lengths", f"expected MIN-MAX, got {text!r}") from None
+        raise InputError(option, f"expected L or MIN-MAX, got {text!r}") from None
     if not 1 <= lo <= hi:
-        raise InputError("--lengths", f"expected 1 <= MIN <= MAX, got {text!r}")
+        raise InputError(option, f"expected 1 <= MIN <= MAX, got {text!r}")
     return lo, hi
 
 
@@ -182,7 +183,7 @@ def sample(
     """
 
     def body() -> None:
-        lo, hi = _lengths(length)
+        lo, hi = _lengths(length, "--length")
         with _progress() as bar:
             task = bar.add_task("sampling", total=n)
             result = api.sample_proteins(out, n, lengths=(lo, hi), checkpoint=checkpoint, scheduler=scheduler, steps=steps,
