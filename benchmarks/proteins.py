@@ -36,9 +36,7 @@ def _sync(device: str) -> None:
 
 def _chain(length: int):
     """A chain of ``length`` residues: a real 4gcnA chain repeated along a line (only cost matters)."""
-    import gzip
     import importlib.util
-    import io
     from dataclasses import replace
     from pathlib import Path
 

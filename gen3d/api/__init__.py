@@ -8,10 +8,16 @@ The CLI is a thin shell over these functions; scripts and notebooks call them di
     report = api.reconstruct_protein("in.pdb", "out.pdb")
 """
 
-from gen3d.api.molecules import (  # noqa: F401
+from gen3d.api.molecules import (
     DEFAULT_POSITION_TEMPERATURE, DEFAULT_TEMPERATURE, DEFAULT_VALENCE_MASK, evaluate_file, report_rows, sample_molecules, train_molecules,
 )
-from gen3d.api.proteins import (  # noqa: F401
+from gen3d.api.proteins import (
     DEFAULT_AUTOENCODER, DEFAULT_DENOISER, build_protein_dataset, interpolate_proteins, read_chains, reconstruct_protein,
     sample_proteins, test_autoencoder, train_proteins,
 )
+
+__all__ = [
+    "DEFAULT_AUTOENCODER", "DEFAULT_DENOISER", "DEFAULT_POSITION_TEMPERATURE", "DEFAULT_TEMPERATURE", "DEFAULT_VALENCE_MASK",
+    "build_protein_dataset", "evaluate_file", "interpolate_proteins", "read_chains", "reconstruct_protein", "report_rows",
+    "sample_molecules", "sample_proteins", "test_autoencoder", "train_molecules", "train_proteins",
+]

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gen3d.train.loop import TrainConfig
 
 
 class ConfigError(ValueError):
