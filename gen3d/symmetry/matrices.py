@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+ORIENT = np.array([0.5773, 0.6130, 0.5394])  # a generic direction, to orient half-turn axes
 SNAP = 1e-12  # entries this close to 0, +-1 or +-0.5 are snapped so exact groups stay exact
 
 
@@ -38,7 +39,8 @@ def proper_part(g: np.ndarray) -> np.ndarray:
 def axis_angle(r: np.ndarray) -> tuple[np.ndarray | None, float]:
     """Axis and angle in [0, pi] of a proper rotation; axis None for the identity.
 
-    For angles below pi the axis is oriented so the rotation is counter-clockwise about it.
+    For angles below pi the axis is oriented so the rotation is counter-clockwise about it; at pi it
+    points into the half-space of a fixed generic direction, so equal matrices give equal axes.
     """
     angle = float(np.arccos(np.clip((np.trace(r) - 1) / 2, -1.0, 1.0)))
     if angle < 1e-6:
@@ -47,7 +49,8 @@ def axis_angle(r: np.ndarray) -> tuple[np.ndarray | None, float]:
         v = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
         return v / np.linalg.norm(v), angle
     w, vecs = np.linalg.eigh((r + r.T) / 2)
-    return vecs[:, np.argmax(w)], angle
+    axis = vecs[:, np.argmax(w)]
+    return axis * np.sign(axis @ ORIENT), angle
 
 
 def sort_key(g: np.ndarray, decimals: int = 4) -> tuple:
