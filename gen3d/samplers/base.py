@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
 import torch
 
 from gen3d.structures import Molecule, Protein, Trajectory
+from gen3d.symmetry.detect import DEFAULT_TOLERANCE, detect_molecule
+from gen3d.symmetry.sets import BreakingSet, breaking_set_for
 
 Structure = Union[Molecule, Protein, Trajectory]
 
@@ -44,10 +46,29 @@ class StartFrame:
 
 @dataclass(frozen=True)
 class SymmetryBreaking:
-    """A symmetry-breaking object for a symmetric input (point group and its set elements)."""
+    """Break the symmetry of a symmetric input with an equivariant symmetry-breaking set (Xie & Smidt 2024).
 
-    group: str
-    elements: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    Samplers draw one element b uniformly from ``breaking_set`` per trajectory (not per step: a
+    trajectory that re-drew b would be pulled towards different equivalent outcomes along the way)
+    and feed it to their network as extra node irreps. ``structure`` is the symmetric input the set
+    was built for (a seed fragment or start frame), when the sampler takes one.
+    """
+
+    breaking_set: BreakingSet
+    structure: Molecule | None = None
+
+    @classmethod
+    def for_molecule(cls, molecule: Molecule, target: str = "C1", tol: float = DEFAULT_TOLERANCE) -> "SymmetryBreaking":
+        """Detect the molecule's point group and build its set (down to ``target``) in the molecule's frame."""
+        return cls(breaking_set_for(detect_molecule(molecule, tol), target), molecule)
+
+    @property
+    def group(self) -> str:
+        return self.breaking_set.group
+
+    def draw(self, generator: torch.Generator | None = None) -> np.ndarray:
+        """One element b, uniformly over the set."""
+        return self.breaking_set.draw(generator)
 
 
 Condition = Union[StartFragment, Length, StartFrame, SymmetryBreaking]
