@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gen3d_cli import checkpoints, molecules, proteins
+from gen3d_cli import checkpoints, dynamics, molecules, proteins
 from gen3d_cli.context import STATE
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(molecules.app, name="molecules")
 app.add_typer(proteins.app, name="proteins")
+app.add_typer(dynamics.app, name="dynamics")
 app.add_typer(checkpoints.app, name="checkpoints")
 
 

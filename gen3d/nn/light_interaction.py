@@ -51,11 +51,9 @@ class LightInteractionBlock(nn.Module):
         h = self.linear_in(x)[src]
         w = self.radial(edge_features)
         u, y2 = edge_sh[:, 1:4], edge_sh[:, 4:9]
-        a, b, c = h[:, :S], h[:, S : S + V], h[:, S + V : S + V + T]
-        o = S + V + T
-        d = h[:, o : o + 3 * V].view(-1, V, 3)
-        e = h[:, o + 3 * V : o + 3 * (V + S)].view(-1, S, 3)
-        f = h[:, o + 3 * (V + S) :].view(-1, T, 5)
+        # torch.split, not slicing: the backward of a slice zero-fills a full-width gradient per slice
+        a, b, c, d, e, f = torch.split(h, [S, V, T, 3 * V, 3 * S, 5 * T], dim=-1)
+        d, e, f = d.reshape(-1, V, 3), e.reshape(-1, S, 3), f.reshape(-1, T, 5)
         w1, w2, w3, w4, w5, w6 = torch.split(w, [S, S, V, V, T, T], dim=-1)
         m_s = w1 * a + w2 * (e * u[:, None]).sum(-1)
         m_v = w3[..., None] * d + (w4 * b)[..., None] * u[:, None]

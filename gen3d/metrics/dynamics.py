@@ -1,0 +1,108 @@
+"""Score a generated trajectory ensemble against reference MD: the house metrics report for dynamics.
+
+Peptides (at most 4 residues with defined phi/psi): JS divergence of the 36 x 36 phi/psi
+histogram and basin populations per residue. Proteins: JS divergence on TIC1/TIC2 (TICA on Cα
+distances fitted on the reference), RMSD to native, radius of gyration and fraction of native
+contacts. Always: bond-geometry sanity of every frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gen3d.data.md_frames import MDTrajectories
+from gen3d.metrics.dynamics_distributions import (
+    basin_populations, fit_tica, histogram_ranges, js_1d, js_2d,
+)
+from gen3d.metrics.dynamics_observables import (
+    backbone_quads, bonded_pairs, ca_distances, dihedrals, fraction_native_contacts, native_contact_pairs,
+    physical_frames, radius_of_gyration, rmsd_to,
+)
+
+PEPTIDE_MAX_RESIDUES = 4
+RAMACHANDRAN_BINS = 36
+TICA_BINS = 40
+TICA_LAG_PS = 100.0
+
+
+class TopologyMismatch(ValueError):
+    """Model and reference trajectories do not describe the same atoms."""
+
+
+def _check_same(model: MDTrajectories, reference: MDTrajectories) -> None:
+    if model.topology.tokens != reference.topology.tokens:
+        raise TopologyMismatch(
+            f"trajectory and reference have different heavy atoms ({len(model.topology)} vs {len(reference.topology)})"
+        )
+
+
+def _peptide_metrics(model: np.ndarray, reference: np.ndarray, quads: tuple[np.ndarray, np.ndarray]) -> tuple[dict, dict]:
+    metrics, series = {}, {}
+    phi_q, psi_q = quads
+    for k in range(len(phi_q)):
+        tag = "" if len(phi_q) == 1 else f"_{k + 1}"
+        m = np.stack([dihedrals(model, phi_q[k : k + 1])[:, 0], dihedrals(model, psi_q[k : k + 1])[:, 0]], 1)
+        r = np.stack([dihedrals(reference, phi_q[k : k + 1])[:, 0], dihedrals(reference, psi_q[k : k + 1])[:, 0]], 1)
+        metrics[f"js_phi_psi{tag}"] = js_2d(m, r, RAMACHANDRAN_BINS, [(-180, 180), (-180, 180)])
+        pm, pr = basin_populations(m[:, 0], m[:, 1]), basin_populations(r[:, 0], r[:, 1])
+        for basin in pm:
+            metrics[f"{basin}{tag}"] = pm[basin]
+            metrics[f"{basin}{tag}_reference"] = pr[basin]
+        metrics[f"max_basin_error{tag}"] = max(abs(pm[b] - pr[b]) for b in pm)
+        series[f"phi_psi{tag}"] = (m, r)
+    return metrics, series
+
+
+def _protein_metrics(model: MDTrajectories, reference: MDTrajectories, native: np.ndarray, tica_lag: int) -> tuple[dict, dict]:
+    top = reference.topology
+    ca = np.flatnonzero(top.atom_names == "CA")
+    pairs = native_contact_pairs(native, top)
+    obs = {}
+    for label, data in (("model", model), ("reference", reference)):
+        frames = data.frames
+        obs[label] = {
+            "rmsd": rmsd_to(frames, native, ca), "rg": radius_of_gyration(frames),
+            "q": fraction_native_contacts(frames, native, pairs),
+        }
+    tica = fit_tica([ca_distances(t, top) for t in reference.trajectories], tica_lag)
+    tic_ref = np.concatenate([tica.transform(ca_distances(t, top)) for t in reference.trajectories])
+    tic_model = np.concatenate([tica.transform(ca_distances(t, top)) for t in model.trajectories])
+    metrics = {
+        "js_tica": js_2d(tic_model, tic_ref, TICA_BINS, histogram_ranges(tic_ref)),
+        "js_rmsd": js_1d(obs["model"]["rmsd"], obs["reference"]["rmsd"]),
+        "js_rg": js_1d(obs["model"]["rg"], obs["reference"]["rg"]),
+        "js_q": js_1d(obs["model"]["q"], obs["reference"]["q"]),
+    }
+    for name in ("rmsd", "rg", "q"):
+        metrics[f"mean_{name}"] = float(obs["model"][name].mean())
+        metrics[f"mean_{name}_reference"] = float(obs["reference"][name].mean())
+    return metrics, {"tica": (tic_model, tic_ref), **{k: (obs["model"][k], obs["reference"][k]) for k in ("rmsd", "rg", "q")}}
+
+
+def evaluate_dynamics(
+    model: MDTrajectories, reference: MDTrajectories, native: np.ndarray | None = None, tica_lag_ps: float = TICA_LAG_PS,
+) -> tuple[dict, dict]:
+    """(report, series for plots): ``{"n": frames, "metrics": {...}, "per_item": [per trajectory]}``."""
+    _check_same(model, reference)
+    native = reference.trajectories[0][0] if native is None else native
+    bonds = bonded_pairs(native)
+    per_item = []
+    for k, traj in enumerate(model.trajectories):
+        ok = physical_frames(traj, bonds)
+        per_item.append({"trajectory": k, "frames": int(len(traj)), "physical_frames": float(ok.mean())})
+    frames = model.frames
+    metrics = {
+        "physical_frames": float(physical_frames(frames, bonds).mean()),
+        "reference_physical_frames": float(physical_frames(reference.frames, bonds).mean()),
+    }
+    quads = backbone_quads(reference.topology)
+    series: dict = {}
+    residues = len(set(reference.topology.residue_index.tolist()))
+    if 0 < len(quads[0]) <= PEPTIDE_MAX_RESIDUES and residues <= PEPTIDE_MAX_RESIDUES + 2:
+        extra, series = _peptide_metrics(frames, reference.frames, quads)
+    else:
+        lag = max(int(round(tica_lag_ps / max(reference.dt_ps, 1e-9))), 1)
+        extra, series = _protein_metrics(model, reference, native, lag)
+    metrics.update(extra)
+    return {"n": int(len(frames)), "trajectories": len(model.trajectories), "reference_frames": int(len(reference.frames)),
+            "metrics": metrics, "per_item": per_item}, series

@@ -1,0 +1,40 @@
+"""Hyper-parameters of an EquiJump model (stored in the card; a change of meaning is a new VERSION)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from gen3d.models.configs import known_fields
+
+VERSION = "equijump/v1"
+
+
+@dataclass(frozen=True)
+class EquiJumpConfig:
+    """Network over heavy atoms plus the interpolant it was trained with (Å, ps)."""
+
+    vocabulary: tuple[str, ...] = field(default_factory=tuple)  # "RES:ATOM" tokens, index = embedding row
+    irreps_hidden: str = "64x0e + 24x1o + 8x2e"
+    layers: int = 4
+    cutoff: float = 10.0  # Å, neighbours in the current frame
+    num_basis: int = 16
+    radial_hidden: int = 64
+    max_separation: int = 3  # residue separations beyond +-this share one edge class
+    time_frequencies: int = 8
+    tau_ps: float = 100.0
+    interpolant: str = "bridge"  # "bridge": two-sided from the current frame; "gaussian": one-sided baseline
+    gamma_scale: float = 2.0  # gamma(s) = gamma_scale * s * (1 - s), Å
+    base_noise: float = 0.3  # Å of Gaussian jitter on the start (bridge), the only source of ODE stochasticity
+    prior_scale: float = 3.0  # Å, std of the Gaussian start (gaussian)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["vocabulary"] = list(self.vocabulary)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "EquiJumpConfig":
+        values = known_fields(cls, values, "EquiJump")
+        if "vocabulary" in values:
+            values["vocabulary"] = tuple(values["vocabulary"])
+        return cls(**values)

@@ -1,0 +1,86 @@
+"""The EquiJump network: light equivariant convolutions over neighbour pairs of the current frame.
+
+Edges join atoms within ``cutoff`` in the current frame x0 (fixed for a whole jump). Each edge is
+oriented along the interpolated frame's xs_ij and carries invariant features (both distances and
+the residue-separation class); each node starts from its atom token, the interpolant time and its
+displacement xs - x0, so the current frame's directions enter through r0_ij = rs_ij - (d_i - d_j).
+The head returns the drift b and the denoiser eta, one vector each per atom.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from e3nn import o3
+from torch import nn
+
+from gen3d.models.equijump.config import EquiJumpConfig
+from gen3d.nn.graph import radius_graph
+from gen3d.nn.light_interaction import LightInteractionBlock, channel_counts
+
+
+def gaussian_basis(r: torch.Tensor, cutoff: float, num: int) -> torch.Tensor:
+    """Gaussians of width cutoff / num centred on 0..cutoff (smooth, no hard edge)."""
+    centres = torch.linspace(0.0, cutoff, num, device=r.device, dtype=r.dtype)
+    width = cutoff / num
+    return torch.exp(-(((r[:, None] - centres) / width) ** 2))
+
+
+def time_features(s: torch.Tensor, frequencies: int) -> torch.Tensor:
+    """Sines and cosines of the interpolant time at octave frequencies."""
+    k = (2.0 ** torch.arange(frequencies, device=s.device, dtype=s.dtype)) * math.pi
+    return torch.cat([torch.sin(s[:, None] * k), torch.cos(s[:, None] * k)], dim=-1)
+
+
+def directions(vectors: torch.Tensor) -> torch.Tensor:
+    """Spherical harmonics l = 0..2 (component normalisation) of unit vectors; zero vectors stay finite."""
+    unit = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    return o3.spherical_harmonics([0, 1, 2], unit, normalize=False, normalization="component")
+
+
+class EquiJumpNet(nn.Module):
+    """(tokens, residue index, x0, xs, s) -> (b, eta), equivariant to rotations and translations of the system."""
+
+    def __init__(self, config: EquiJumpConfig) -> None:
+        super().__init__()
+        self.config = config
+        hidden = o3.Irreps(config.irreps_hidden)
+        S, _, _ = channel_counts(hidden)
+        self.token = nn.Embedding(max(len(config.vocabulary), 1), S)
+        self.time = nn.Sequential(nn.Linear(2 * config.time_frequencies, S), nn.SiLU(), nn.Linear(S, S))
+        self.embed = o3.Linear(o3.Irreps(f"{S + 1}x0e + 1x1o"), hidden)
+        self.num_classes = 2 * config.max_separation + 1
+        num_edge = 2 * config.num_basis + self.num_classes
+        self.blocks = nn.ModuleList(
+            LightInteractionBlock(hidden, num_edge, config.radial_hidden, avg_num_neighbors=20.0) for _ in range(config.layers)
+        )
+        self.head = o3.Linear(hidden, o3.Irreps("2x1o"))
+
+    def edges(self, x0: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """Neighbour pairs in the current frame (fixed for a whole jump)."""
+        return radius_graph(x0, batch, self.config.cutoff)
+
+    def forward(
+        self, tokens: torch.Tensor, residue_index: torch.Tensor, x0: torch.Tensor, xs: torch.Tensor, s: torch.Tensor,
+        batch: torch.Tensor, edge_index: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``s``: one time per system (B,); returns b and eta, each (n, 3)."""
+        cfg = self.config
+        if edge_index is None:
+            edge_index = self.edges(x0, batch)
+        src, dst = edge_index
+        r0, rs = x0[src] - x0[dst], xs[src] - xs[dst]
+        sep = (residue_index[src] - residue_index[dst]).clamp(-cfg.max_separation, cfg.max_separation) + cfg.max_separation
+        features = torch.cat(
+            [gaussian_basis(r0.norm(dim=-1), cfg.cutoff, cfg.num_basis), gaussian_basis(rs.norm(dim=-1), cfg.cutoff, cfg.num_basis),
+             nn.functional.one_hot(sep, self.num_classes).to(x0.dtype)], dim=-1,
+        )
+        sh = directions(rs)
+        d = xs - x0
+        scalars = torch.cat([self.token(tokens) + self.time(time_features(s, cfg.time_frequencies))[batch], d.norm(dim=-1, keepdim=True)], -1)
+        h = self.embed(torch.cat([scalars, d], dim=-1))
+        for block in self.blocks:
+            h = block(h, edge_index, sh, features)
+        out = self.head(h)
+        return out[:, :3], out[:, 3:]

@@ -1,0 +1,160 @@
+"""EquiJump rollouts: batched walkers jump tau ps at a time by integrating the learned interpolant.
+
+``jump`` integrates s from 0 to 1 with the ODE (Heun) or the SDE (Euler-Maruyama, diffusion
+eps * gamma(s)); every walker moves at once, one network call per stage for the whole batch.
+The start structure is matched atom by atom to the checkpoint's topology (by residue ordinal
+and atom name), so atom order in the input file does not matter but every heavy atom must be there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gen3d.checkpoints import load_model
+from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, Interpolant
+from gen3d.models.equijump.interpolant import centred
+from gen3d.samplers.base import ConditionError, Sampler, StartFrame, resolve_device
+from gen3d.structures import Protein, Trajectory
+
+
+class RolloutError(ValueError):
+    """A rollout that cannot go on (non-finite coordinates)."""
+
+
+@dataclass(frozen=True)
+class JumpSettings:
+    """How each jump is integrated."""
+
+    mode: str = "ode"  # "ode" or "sde"
+    eps: float = 1.0  # SDE diffusion scale (per unit gamma)
+    steps: int = 5
+
+
+def load_jump_model(checkpoint: str) -> tuple[EquiJumpNet, dict]:
+    """A verified EquiJump checkpoint (shipped name or folder) and its card."""
+    model, card = load_model(checkpoint, "equijump", VERSION, lambda config: EquiJumpNet(EquiJumpConfig.from_dict(config)))
+    return model.eval(), card
+
+
+def topology_protein(card: dict, positions: np.ndarray | None = None) -> Protein:
+    """The checkpoint's heavy-atom topology as a Protein (chain A, residues numbered from 1)."""
+    atoms = card["data"]["topology"]
+    n = len(atoms)
+    return Protein(
+        chain_ids=["A"] * n, residue_numbers=[a[0] + 1 for a in atoms], insertion_codes=[""] * n,
+        residue_names=[a[1] for a in atoms], atom_names=[a[2] for a in atoms], elements=[a[3] for a in atoms],
+        positions=np.zeros((n, 3)) if positions is None else positions, name=card.get("name", ""),
+    )
+
+
+def match_topology(structure: Protein, card: dict) -> np.ndarray:
+    """Heavy-atom positions of ``structure`` in the checkpoint's atom order; ConditionError naming what differs."""
+    expected = card["data"]["topology"]
+    heavy = structure.elements != "H"
+    starts = structure.residue_starts()
+    ordinal = np.searchsorted(starts, np.arange(len(structure)), side="right") - 1
+    names = list(zip(ordinal[heavy], structure.residue_names[heavy], structure.atom_names[heavy]))
+    residues_in = [structure.residue_names[s] for s in starts]
+    residues_ck = [r for r in card["data"]["residues"]]
+    if residues_in != residues_ck:
+        known = set(residues_ck)
+        odd = sorted({r for r in residues_in if r not in known})
+        if odd:
+            raise ConditionError(f"start structure has residues {', '.join(odd)} that the checkpoint does not model ({'-'.join(residues_ck)})")
+        raise ConditionError(f"start structure sequence {'-'.join(residues_in)} does not match the checkpoint's {'-'.join(residues_ck)}")
+    index = {(int(o), r, a): i for i, (o, r, a) in enumerate(names)}
+    missing = [f"{r}{o + 1}:{a}" for o, r, a, _ in expected if (o, r, a) not in index]
+    if missing:
+        raise ConditionError(f"start structure is missing heavy atoms {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
+    extra = len(names) - len(expected)
+    if extra:
+        raise ConditionError(f"start structure has {extra} heavy atoms the checkpoint does not model")
+    positions = structure.positions[heavy]
+    return positions[[index[(o, r, a)] for o, r, a, _ in expected]]
+
+
+class DynamicsSampler(Sampler):
+    """Walkers started from one frame, advanced ``jumps`` times by tau ps each."""
+
+    conditions = (StartFrame,)
+
+    def __init__(self, model: EquiJumpNet, card: dict, jumps: int = 100, settings: JumpSettings = JumpSettings()) -> None:
+        self.model, self.card, self.jumps, self.settings = model, card, jumps, settings
+        cfg = model.config
+        self.interpolant = Interpolant(cfg.interpolant, cfg.gamma_scale, cfg.base_noise, cfg.prior_scale)
+        vocab = {t: i for i, t in enumerate(cfg.vocabulary)}
+        atoms = card["data"]["topology"]
+        self.tokens = torch.tensor([vocab[f"{a[1]}:{a[2]}"] for a in atoms])
+        self.residue_index = torch.tensor([a[0] for a in atoms])
+        self.tau_ps = cfg.tau_ps
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str, **kwargs) -> "DynamicsSampler":
+        model, card = load_jump_model(checkpoint)
+        return cls(model, card, **kwargs)
+
+    @torch.no_grad()
+    def jump(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One jump of every walker: x0 (W, n, 3) centred -> x1 (W, n, 3) centred."""
+        W, n, _ = x0.shape
+        device = x0.device
+        batch = torch.arange(W, device=device).repeat_interleave(n)
+        tokens, residues = self.tokens.to(device).repeat(W), self.residue_index.to(device).repeat(W)
+        flat0 = x0.reshape(-1, 3)
+        edges = self.model.edges(flat0, batch)
+        s_grid = torch.linspace(0.0, 1.0, self.settings.steps + 1, device=device, dtype=x0.dtype)
+
+        def field(s: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            b, eta = self.model(tokens, residues, flat0, x, s.expand(W), batch, edges)
+            return centred(b, batch, W), centred(eta, batch, W)
+
+        x = self.interpolant.base(flat0, batch, W, generator)
+        for k in range(self.settings.steps):
+            s, h = s_grid[k], s_grid[k + 1] - s_grid[k]
+            b, eta = field(s, x)
+            if self.settings.mode == "sde" and k < self.settings.steps - 1:
+                noise = centred(torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype), batch, W)
+                eps = self.settings.eps
+                x = x + (b - eps * eta) * h + torch.sqrt(2 * eps * self.interpolant.gamma(s).clamp_min(0) * h) * noise
+            else:
+                b_next, _ = field(s_grid[k + 1], x + h * b)
+                x = x + 0.5 * h * (b + b_next)
+        return centred(x, batch, W).view(W, n, 3)
+
+    def rollout(
+        self, start: np.ndarray, walkers: int, jumps: int, *, seed: int = 0, device: str | torch.device = "cpu",
+        on_jump: Callable[[int], None] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Yield the (walkers, n, 3) frame (Å) after each jump; the start frame is not yielded."""
+        device = resolve_device(device)
+        self.model.to(device)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        x = torch.as_tensor(start, dtype=torch.float32, device=device)
+        x = (x - x.mean(0)).expand(walkers, -1, -1).contiguous()
+        for k in range(jumps):
+            x = self.jump(x, generator)
+            if not torch.isfinite(x).all():
+                raise RolloutError(f"non-finite coordinates after jump {k + 1}; frames up to jump {k} were kept")
+            if on_jump:
+                on_jump(k + 1)
+            yield x.cpu().numpy().astype(np.float64)
+
+    def sample(self, num: int, *, seed: int = 0, batch_size: int = 64, device: str | torch.device = "cpu", condition=None) -> Iterator[Trajectory]:
+        """``num`` walkers from ``StartFrame``, ``batch_size`` at a time; each a Trajectory of ``jumps`` + 1 frames."""
+        self.check_condition(condition)
+        if condition is None:
+            raise ConditionError("dynamics needs a StartFrame condition (the structure to start from)")
+        start = match_topology(condition.structure, self.card)
+        topology = topology_protein(self.card)
+        times = np.arange(self.jumps + 1) * self.tau_ps
+        for first in range(0, num, batch_size):
+            count = min(batch_size, num - first)
+            frames = [np.broadcast_to(start - start.mean(0), (count, *start.shape))]
+            frames += list(self.rollout(start, count, self.jumps, seed=seed + first, device=device))
+            stacked = np.stack(frames, axis=1)
+            for w in range(count):
+                yield Trajectory(topology, stacked[w], times)

@@ -1,0 +1,168 @@
+"""EquiJump on reference MD: lagged frame pairs, the interpolant loss, validation, checkpoint export.
+
+Training frames come from one or more ``gen3d dynamics md`` folders; the last ``valid_fraction``
+of every trajectory is held out for validation. The model's vocabulary and the checkpoint's
+topology are taken from the data, so a checkpoint only accepts starts with that topology.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gen3d.checkpoints import save_checkpoint
+from gen3d.data.md_frames import MDTrajectories, lagged_pairs, load_trajectories
+from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, Interpolant
+from gen3d.train.config import ConfigError, split_config
+from gen3d.train.loop import TrainConfig, train, training_card
+
+VALID_PAIRS = 512
+
+
+@dataclass
+class JumpBatch:
+    """Flattened (x_t, x_{t+tau}) pairs of B systems with n atoms each."""
+
+    x0: torch.Tensor
+    x1: torch.Tensor
+    tokens: torch.Tensor
+    residues: torch.Tensor
+    batch: torch.Tensor
+    num: int
+
+    def to(self, device) -> "JumpBatch":
+        return JumpBatch(self.x0.to(device), self.x1.to(device), self.tokens.to(device), self.residues.to(device), self.batch.to(device), self.num)
+
+
+def split_frames(data: MDTrajectories, valid_fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Train on the first part of every trajectory, validate on its last ``valid_fraction``."""
+    train_parts, valid_parts = [], []
+    for traj in data.trajectories:
+        cut = int(round(len(traj) * (1 - valid_fraction)))
+        train_parts.append(traj[:cut])
+        valid_parts.append(traj[cut:])
+    return train_parts, valid_parts
+
+
+def card_topology(data: MDTrajectories) -> list[list]:
+    """``[residue ordinal, residue name, atom name, element]`` per heavy atom, in model order."""
+    top = data.topology
+    return [[int(r), str(n), str(a), str(e)] for r, n, a, e in zip(top.residue_index, top.residue_names, top.atom_names, top.elements)]
+
+
+def residue_sequence(data: MDTrajectories) -> list[str]:
+    """Residue names in order."""
+    top = data.topology
+    return [name for _, name in dict.fromkeys(zip(top.residue_index.tolist(), top.residue_names.tolist()))]
+
+
+class EquiJumpTask:
+    """Random lagged pairs from the training frames; interpolant loss; validation loss on fixed pairs."""
+
+    def __init__(self, config: EquiJumpConfig, data: MDTrajectories, valid_fraction: float = 0.1, seed: int = 0) -> None:
+        vocabulary = tuple(sorted(set(config.vocabulary) | set(data.topology.tokens)))
+        self.config = replace(config, vocabulary=vocabulary)
+        self.lag = int(round(config.tau_ps / data.dt_ps))
+        if self.lag < 1:
+            raise ConfigError(f"tau {config.tau_ps} ps is shorter than the frame interval {data.dt_ps} ps")
+        self.data = data
+        self.train_frames, self.valid_frames = split_frames(data, valid_fraction)
+        index = {t: i for i, t in enumerate(vocabulary)}
+        self.tokens = torch.tensor([index[t] for t in data.topology.tokens])
+        self.residues = torch.as_tensor(data.topology.residue_index)
+        self.interpolant = Interpolant(config.interpolant, config.gamma_scale, config.base_noise, config.prior_scale)
+        torch.manual_seed(seed)
+        self.model = EquiJumpNet(self.config)
+        self.valid = self._collate(*lagged_pairs(self.valid_frames, self.lag, np.random.default_rng(12345), VALID_PAIRS))
+
+    def _collate(self, x0: np.ndarray, x1: np.ndarray) -> JumpBatch:
+        B, n, _ = x0.shape
+        return JumpBatch(
+            torch.as_tensor(x0, dtype=torch.float32).reshape(-1, 3), torch.as_tensor(x1, dtype=torch.float32).reshape(-1, 3),
+            self.tokens.repeat(B), self.residues.repeat(B), torch.arange(B).repeat_interleave(n), B,
+        )
+
+    def batch(self, rank: int, step: int, seed: int, batch_size: int) -> JumpBatch:
+        rng = np.random.default_rng([seed, rank, step])
+        return self._collate(*lagged_pairs(self.train_frames, self.lag, rng, batch_size))
+
+    def loss(self, model: torch.nn.Module, batch: JumpBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        s_graph = torch.rand(batch.num, device=batch.x0.device, generator=generator)
+        s = s_graph[batch.batch][:, None]
+        xs, b_target, z = self.interpolant.sample_path(batch.x0, batch.x1, s, batch.batch, batch.num)
+        b, eta = model(batch.tokens, batch.residues, batch.x0, xs, s_graph, batch.batch)
+        loss_b = (b - b_target).pow(2).sum(-1).mean()
+        loss_eta = (eta - z).pow(2).sum(-1).mean()
+        return {"loss": loss_b + loss_eta, "drift": loss_b, "denoiser": loss_eta}
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        """Mean interpolant losses over 4 noise draws on fixed validation pairs."""
+        model.eval()
+        torch_state = torch.get_rng_state()
+        torch.manual_seed(0)
+        batch = self.valid.to(device)
+        sums: dict[str, float] = {}
+        for _ in range(4):
+            for k, v in self.loss(model, batch).items():
+                sums[k] = sums.get(k, 0.0) + float(v) / 4
+        torch.set_rng_state(torch_state)
+        model.train()
+        return {f"valid_{k}": v for k, v in sums.items()}
+
+
+def build_configs(config: dict) -> tuple[EquiJumpConfig, TrainConfig, dict]:
+    """Split a parsed config file into model, training and data settings."""
+    return split_config(config, EquiJumpConfig.from_dict, required_data=("trajectories",))
+
+
+def load_training_data(data_cfg: dict) -> MDTrajectories:
+    """All trajectories named in ``data.trajectories`` (MD folders with one topology)."""
+    paths = data_cfg["trajectories"]
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    loaded = [load_trajectories(p) for p in paths]
+    first = loaded[0]
+    for other, path in zip(loaded[1:], paths[1:]):
+        if other.topology.tokens != first.topology.tokens or other.dt_ps != first.dt_ps:
+            raise ConfigError(f"{path}: topology or frame interval differs from {paths[0]}")
+    return MDTrajectories(first.topology, [t for d in loaded for t in d.trajectories], first.dt_ps, first.mdtraj_topology)
+
+
+def make_card(name: str, task: EquiJumpTask, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str) -> dict:
+    """The checkpoint card; rollout metrics are added by the evaluation that measures them."""
+    frames = sum(len(t) for t in task.train_frames)
+    return {
+        "name": name,
+        "method": "equijump",
+        "version": VERSION,
+        "config": task.config.to_dict(),
+        "tau_ps": task.config.tau_ps,
+        "data": {
+            "source": data_cfg.get("source", "reference MD"),
+            "protocol": data_cfg.get("protocol", {}),
+            "trajectories": [str(p) for p in ([data_cfg["trajectories"]] if isinstance(data_cfg["trajectories"], str) else data_cfg["trajectories"])],
+            "frame_interval_ps": task.data.dt_ps,
+            "train_frames": frames,
+            "train_ns": round(frames * task.data.dt_ps / 1000, 3),
+            "valid_frames": sum(len(t) for t in task.valid_frames),
+            "residues": residue_sequence(task.data),
+            "topology": card_topology(task.data),
+        },
+        "training": training_card(train_cfg, info, device, pairs_seen=(info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1)),
+    }
+
+
+def train_equijump(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
+    """Train (or resume) an EquiJump model; exports ``export/model.safetensors`` + ``card.json`` on every save."""
+    model_cfg, train_cfg, data_cfg = build_configs(config)
+    data = load_training_data(data_cfg)
+    task = EquiJumpTask(model_cfg, data, float(data_cfg.get("valid_fraction", 0.1)), seed=train_cfg.seed)
+    name = str(config.get("name", "equijump"))
+
+    def export(ema_model: torch.nn.Module, info: dict) -> None:
+        save_checkpoint(out_dir / "export", ema_model.state_dict(), make_card(name, task, train_cfg, data_cfg, info, str(device)))
+
+    return train(task, train_cfg, out_dir, device, echo=echo, on_save=export, on_step=on_step)
