@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gen3d_cli import checkpoints, dynamics, molecules, proteins
+from gen3d_cli import checkpoints, dynamics, molecules, proteins, symmetry
 from gen3d_cli.context import STATE
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.add_typer(molecules.app, name="molecules")
 app.add_typer(proteins.app, name="proteins")
 app.add_typer(dynamics.app, name="dynamics")
 app.add_typer(checkpoints.app, name="checkpoints")
+app.add_typer(symmetry.app, name="symmetry")
 
 
 @app.callback()
