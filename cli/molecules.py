@@ -47,6 +47,11 @@ def sample(
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the metrics summary at the end."),
     posebusters: bool = typer.Option(True, "--posebusters/--no-posebusters", help="Include PoseBusters checks in the summary."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON to this file."),
+    symmetry_breaking: Path | None = typer.Option(
+        None, "--symmetry-breaking",
+        help="Grow every molecule from this symmetric seed (XYZ/SDF); a symmetry-breaking set picks which of the "
+        "equivalent first placements each molecule takes (uniform over them). Saturated seeds need --no-valence-mask.",
+    ),
 ) -> None:
     """Generate 3D molecules with a Symphony checkpoint and stream them to a file.
 
@@ -55,6 +60,7 @@ def sample(
     * `gen3d molecules sample --n 100 --out mols.sdf`
     * `gen3d molecules sample --n 1000 --out mols.sdf --seed 1 --batch-size 256 --temperature 0.8`
     * `gen3d molecules sample --n 10 --out mols.xyz --checkpoint path/to/folder --device cpu --no-eval`
+    * `gen3d molecules sample --n 20 --out grown.sdf --symmetry-breaking benzene.xyz --no-valence-mask`
     """
 
     def body() -> None:
@@ -63,6 +69,7 @@ def sample(
             result = api.sample_molecules(
                 out, n, checkpoint=checkpoint, seed=seed, batch_size=batch_size, device=device,
                 temperature=temperature, position_temperature=position_temperature, valence_mask=valence_mask, evaluate=not no_eval, posebusters=posebusters, on_molecule=lambda: bar.advance(task),
+                symmetry_seed=symmetry_breaking,
             )
         console.print(f"wrote {n} molecules to {out} in {result['seconds']:.1f} s ({n / max(result['seconds'], 1e-9):.1f} molecules/s)")
         if result["report"] is not None:

@@ -59,3 +59,20 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     assert res.exit_code == 2
     assert message in res.stderr and "Traceback" not in res.output
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_molecules_sample_with_symmetry_breaking_seed(tmp_path):
+    from gen3d.io.molecules import read_molecules
+    from tests.helpers import tiny_checkpoint
+
+    ckpt = str(tiny_checkpoint(tmp_path / "ckpt"))
+    seed = _xyz(tmp_path, "methane.xyz", *methane())
+    out = tmp_path / "grown.xyz"
+    args = ["molecules", "sample", "--n", "3", "--out", str(out), "--checkpoint", ckpt, "--device", "cpu", "--no-eval",
+            "--no-valence-mask", "--symmetry-breaking", seed]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    mols = read_molecules(out)
+    assert len(mols) == 3 and all(list(m.numbers[:5]) == [6, 1, 1, 1, 1] for m in mols)
+    res = runner.invoke(app, args[:-1] + [_xyz(tmp_path, "atom.xyz", [6], [[0, 0, 0]])])
+    assert res.exit_code == 2 and "at least 2" in res.stderr

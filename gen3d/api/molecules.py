@@ -28,8 +28,13 @@ def sample_molecules(
     evaluate: bool = True,
     posebusters: bool = True,
     on_molecule: Callable[[], None] | None = None,
+    symmetry_seed: str | Path | None = None,
 ) -> dict:
     """Generate ``num`` molecules into ``out`` (.sdf or .xyz), perceiving bonds and validity flags.
+
+    ``symmetry_seed``: grow every molecule from the first molecule of this file, a symmetric seed
+    whose equivalent first placements are chosen by a symmetry-breaking set (see
+    :mod:`gen3d.samplers.symphony_symmetry`).
 
     Molecules are written as they are produced, to a temporary file renamed into place at the
     end (on Ctrl-C, the complete records written so far; on an error, nothing).
@@ -38,7 +43,10 @@ def sample_molecules(
     from gen3d.io.molecules import MoleculeWriter
     from gen3d.metrics.molecules import evaluate_molecules, perceive_many
 
-    sampler = SymphonySampler.from_checkpoint(
+    sampler_class, condition = SymphonySampler, None
+    if symmetry_seed is not None:
+        sampler_class, condition = _symmetric_seed(symmetry_seed)
+    sampler = sampler_class.from_checkpoint(
         checkpoint, temperature=temperature, valence_mask=valence_mask, position_temperature=position_temperature
     )
     dev = resolve_device(device)
@@ -53,7 +61,7 @@ def sample_molecules(
         pending.clear()
 
     try:
-        for mol in sampler.sample(num, seed=seed, batch_size=batch_size, device=dev):
+        for mol in sampler.sample(num, seed=seed, batch_size=batch_size, device=dev, condition=condition):
             pending.append(mol)
             if on_molecule:
                 on_molecule()
@@ -70,6 +78,19 @@ def sample_molecules(
     seconds = time.perf_counter() - start
     report = evaluate_molecules(molecules, posebusters=posebusters) if evaluate else None
     return {"seconds": seconds, "report": report}
+
+
+def _symmetric_seed(path: str | Path) -> tuple[type, object]:
+    """Sampler class and :class:`SymmetryBreaking` condition for growing from the seed molecule in ``path``."""
+    from gen3d.io.errors import InputError
+    from gen3d.io.molecules import read_molecules
+    from gen3d.samplers.base import SymmetryBreaking
+    from gen3d.samplers.symphony_symmetry import SymmetricSeedSampler
+
+    mols = read_molecules(path)
+    if not mols:
+        raise InputError(path, "no molecule to use as a symmetric seed")
+    return SymmetricSeedSampler, SymmetryBreaking.for_molecule(mols[0])
 
 
 def evaluate_file(path: str | Path, *, reference: str = "qm9", posebusters: bool = True, timeout: float = 5.0) -> dict:
