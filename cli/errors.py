@@ -10,6 +10,7 @@ from rich.console import Console
 from gen3d.checkpoints import CheckpointError
 from gen3d.data.qm9 import QM9NotFound
 from gen3d.samplers.base import ConditionError, DeviceError
+from gen3d.samplers.equijump import RolloutError
 from gen3d.train.config import ConfigError
 
 try:  # the io layer's error type
@@ -17,7 +18,9 @@ try:  # the io layer's error type
 except ImportError:  # pragma: no cover - io not installed yet
     InputError = ValueError  # type: ignore[misc,assignment]
 
-BAD_INPUT = (InputError, CheckpointError, ConfigError, ConditionError, DeviceError, QM9NotFound, FileNotFoundError, IsADirectoryError)
+BAD_INPUT = (
+    InputError, CheckpointError, ConfigError, ConditionError, DeviceError, RolloutError, QM9NotFound, FileNotFoundError, IsADirectoryError,
+)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

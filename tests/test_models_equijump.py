@@ -1,0 +1,90 @@
+"""EquiJump network and interpolant: E(3) equivariance with random weights, permutation, schedule endpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from e3nn import o3
+
+from gen3d.models.equijump import EquiJumpConfig, EquiJumpNet, Interpolant
+from gen3d.models.equijump.interpolant import centred
+
+CONFIG = EquiJumpConfig(vocabulary=tuple(f"X:{i}" for i in range(6)), irreps_hidden="8x0e + 4x1o + 2x2e", layers=2, num_basis=6,
+                        radial_hidden=8, cutoff=6.0)
+
+
+def _inputs(B=3, n=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.arange(B).repeat_interleave(n)
+    tokens = torch.arange(n).repeat(B)
+    residues = torch.tensor([0, 0, 1, 1, 1, 2]).repeat(B)
+    x0 = torch.randn(B * n, 3, generator=g, dtype=torch.float64) * 2
+    xs = x0 + 0.4 * torch.randn(B * n, 3, generator=g, dtype=torch.float64)
+    s = torch.rand(B, generator=g, dtype=torch.float64)
+    return tokens, residues, x0, xs, s, batch
+
+
+@pytest.fixture
+def net():
+    torch.manual_seed(3)
+    return EquiJumpNet(CONFIG).double()
+
+
+def test_outputs_rotate_with_the_system_and_ignore_translation(net):
+    tokens, residues, x0, xs, s, batch = _inputs()
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    for R in (o3.rand_matrix(dtype=torch.float64), -o3.rand_matrix(dtype=torch.float64)):  # proper and improper
+        t = torch.randn(3, dtype=torch.float64)
+        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
+        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    assert b.abs().mean() > 1e-3  # not trivially zero
+
+
+def test_outputs_follow_a_permutation_of_atoms(net):
+    tokens, residues, x0, xs, s, batch = _inputs(B=1)
+    perm = torch.randperm(len(x0))
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    b2, eta2 = net(tokens[perm], residues[perm], x0[perm], xs[perm], s, batch)
+    torch.testing.assert_close(b2, b[perm], atol=1e-10, rtol=0)
+    torch.testing.assert_close(eta2, eta[perm], atol=1e-10, rtol=0)
+
+
+def test_systems_in_a_batch_do_not_interact(net):
+    tokens, residues, x0, xs, s, batch = _inputs(B=2)
+    b, _ = net(tokens, residues, x0, xs, s, batch)
+    x0_moved, xs_moved = x0.clone(), xs.clone()
+    x0_moved[6:] += 0.3
+    xs_moved[6:] = xs_moved[6:] * 1.1
+    b2, _ = net(tokens, residues, x0_moved, xs_moved, s, batch)
+    torch.testing.assert_close(b2[:6], b[:6], atol=1e-12, rtol=0)
+
+
+def test_interpolant_hits_both_ends_and_its_targets_are_consistent():
+    interp = Interpolant("bridge", gamma_scale=2.0, base_noise=0.0)
+    batch = torch.zeros(5, dtype=torch.long)
+    x0, x1 = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    for s_value, expected in ((0.0, x0), (1.0, x1)):
+        s = torch.full((5, 1), s_value, dtype=torch.float64)
+        xs, _, _ = interp.sample_path(x0, x1, s, batch, 1)
+        torch.testing.assert_close(xs, expected)
+    # the drift target is the time derivative of the path for fixed noise
+    torch.manual_seed(1)
+    h = 1e-6
+    s = torch.full((5, 1), 0.3, dtype=torch.float64)
+    torch.manual_seed(2)
+    xa, b, z = interp.sample_path(x0, x1, s, batch, 1)
+    torch.manual_seed(2)
+    xb, _, _ = interp.sample_path(x0, x1, s + h, batch, 1)
+    torch.testing.assert_close((xb - xa) / h, b, atol=1e-5, rtol=0)
+    assert torch.allclose(centred(z, batch, 1).mean(0), torch.zeros(3, dtype=torch.float64), atol=1e-12)
+
+
+def test_gaussian_start_ignores_the_current_frame():
+    interp = Interpolant("gaussian", prior_scale=3.0)
+    batch = torch.zeros(400, dtype=torch.long)
+    x0 = torch.full((400, 3), 50.0)
+    start = interp.base(x0, batch, 1, torch.Generator().manual_seed(0))
+    assert start.mean().abs() < 0.5 and 2.5 < start.std() < 3.5
+    with pytest.raises(ValueError, match="unknown interpolant"):
+        Interpolant("other").base(x0, batch, 1)
