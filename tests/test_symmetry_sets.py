@@ -62,7 +62,7 @@ def test_negative_control_a_set_closed_only_under_s_is_not_equivariant():
 
 def _on_circles(elements: np.ndarray, circles: BreakingSet) -> bool:
     """Every element is a rotation about the set's axis of one of its base elements."""
-    turns = representation(circles.irreps, np.stack([rotation(circles.axis, a) for a in np.linspace(0, 2 * np.pi, 3600)]))
+    turns = representation(circles.irreps, np.stack([rotation(circles.axis, a) for a in np.linspace(0, 2 * np.pi, 1441)]))
     orbit = np.einsum("tij,mj->tmi", turns, circles.elements).reshape(-1, circles.dim)
     return all(np.abs(orbit - e).max(-1).min() < 5e-3 for e in elements)
 
