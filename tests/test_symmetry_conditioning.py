@@ -13,14 +13,15 @@ from gen3d.structures import Molecule
 from gen3d.symmetry import detect_point_group
 from gen3d.symmetry.flow import barium_titanate_flow_task, integrate, train_flow
 from gen3d.symmetry.irreps import representation
-from gen3d.symmetry.toys import barium_titanate_task, logits, prism_task, selected_position, train_selector
+from gen3d.symmetry.toys import barium_titanate_task, distort, logits, prism_task, selected_position, train_selector
 
 ROTATIONS = [Rotation.random(random_state=s).as_matrix() * (1 if s % 2 else -1) for s in range(4)]
 
 
-@pytest.fixture(scope="module", params=["prism", "BaTiO3"])
+@pytest.fixture(scope="module", params=["prism", "BaTiO3", "BaTiO3-full"])
 def trained(request):
-    task = prism_task() if request.param == "prism" else barium_titanate_task()
+    """Prism (D3h, 12 b); BaTiO3 broken to C4v (6 b); BaTiO3 fully broken (48 b, 8 per variant)."""
+    task = {"prism": prism_task, "BaTiO3": barium_titanate_task, "BaTiO3-full": lambda: barium_titanate_task("C1")}[request.param]()
     net, losses = train_selector(task)
     assert losses[-1] < 0.05 * losses[0]
     return task, net
@@ -57,7 +58,7 @@ def test_outputs_cover_the_whole_orbit(trained):
         out = selected_position(net, task, pos, b).numpy()
     assert (chosen == task.targets).all()
     assert set(chosen.tolist()) == set(np.flatnonzero(task.candidates).tolist())  # all 6 vertices / all 6 O
-    assert np.linalg.norm(out - task.positions[chosen], axis=-1).max() < 0.05
+    assert np.linalg.norm(out - task.positions[chosen], axis=-1).max() < 0.15  # crisp: within 0.15 of a 2 Å site
 
 
 def test_zero_b_keeps_the_input_symmetry(trained):
@@ -91,7 +92,9 @@ def test_samples_are_uniform_over_the_orbit_and_the_distribution_is_equivariant(
     assert chisquare(rotated_counts[sites]).pvalue > 1e-3
     assert chi2_contingency(np.stack([counts[sites], rotated_counts[sites]])).pvalue > 1e-3
     # each sample from the rotated input is the rotated image of a sample from the original one
-    base = np.stack([m.positions for m in sampler.sample(48, seed=2, condition=SymmetryBreaking.for_molecule(mol, task.bset.target))])
+    pos, b = _inputs(task)
+    with torch.no_grad():
+        base = distort(task, pos, logits(net, task, pos, b).softmax(-1)).numpy()  # the outcome of every b in the set
     for m in sampler.sample(24, seed=3, condition=SymmetryBreaking.for_molecule(moved, task.bset.target)):
         back = (m.positions - 2.0) @ r
         assert np.abs(base - back).max(axis=(1, 2)).min() < 1e-6
