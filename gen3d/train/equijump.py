@@ -20,6 +20,7 @@ from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
 
 VALID_PAIRS = 512
+VALID_WALKERS, VALID_JUMPS = 64, 20
 
 
 @dataclass
@@ -109,9 +110,34 @@ class EquiJumpTask:
         for _ in range(4):
             for k, v in self.loss(model, batch).items():
                 sums[k] = sums.get(k, 0.0) + float(v) / 4
+        out = {f"valid_{k}": v for k, v in sums.items()}
+        out.update(self._rollout_metrics(model, device))
         torch.set_rng_state(torch_state)
         model.train()
-        return {f"valid_{k}": v for k, v in sums.items()}
+        return out
+
+    def _rollout_metrics(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        """Short rollouts from validation frames scored against the validation frames (the learning curve's quality)."""
+        from gen3d.metrics.dynamics import evaluate_dynamics
+        from gen3d.samplers.equijump import DynamicsSampler
+
+        card = {"data": {"topology": card_topology(self.data)}}
+        sampler = DynamicsSampler(model, card, jumps=VALID_JUMPS)
+        frames = np.concatenate(self.valid_frames)
+        starts = frames[np.linspace(0, len(frames) - 1, VALID_WALKERS).astype(int)]
+        generator = torch.Generator(device=device).manual_seed(0)
+        x = torch.as_tensor(starts - starts.mean(1, keepdims=True), dtype=torch.float32, device=device)
+        walk = []
+        for _ in range(VALID_JUMPS):
+            x = sampler.jump(x, generator)
+            walk.append(x.cpu().numpy().astype(np.float64))
+        if not np.isfinite(walk[-1]).all():
+            return {"rollout_physical_frames": 0.0}
+        model_traj = MDTrajectories(self.data.topology, list(np.stack(walk, axis=1)), self.config.tau_ps)
+        reference = MDTrajectories(self.data.topology, [f for f in self.valid_frames if len(f)], self.data.dt_ps)
+        report, _ = evaluate_dynamics(model_traj, reference)
+        keep = ("physical_frames", "js_", "max_basin_error")
+        return {f"rollout_{k}": v for k, v in report["metrics"].items() if k.startswith(keep) and "reference" not in k}
 
 
 def build_configs(config: dict) -> tuple[EquiJumpConfig, TrainConfig, dict]:
