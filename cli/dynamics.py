@@ -107,7 +107,7 @@ def rollout(
 @app.command()
 def evaluate(
     trajectory: Path = typer.Argument(..., help="Rollout or MD folder, or a trajectory file (XTC beside topology.pdb, or PDB)."),
-    reference: Path = typer.Option(..., "--reference", help="Reference MD folder (or trajectory file) of the same system."),
+    reference: list[Path] = typer.Option(..., "--reference", help="Reference MD folder (or trajectory file) of the same system; repeat for several runs."),
     native: Path | None = typer.Option(None, "--native", help="Native structure for RMSD and contacts (default: first reference frame)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON."),
     plots: Path | None = typer.Option(None, "--plots", help="Folder for PNG free-energy plots, model beside reference."),
@@ -116,7 +116,7 @@ def evaluate(
 
     Examples:
 
-    * `gen3d dynamics evaluate runs/rollout --reference runs/md/ala2-ref --plots plots/`
+    * `gen3d dynamics evaluate runs/rollout --reference runs/md/ala2-ref-s2 --reference runs/md/ala2-ref-s3 --plots plots/`
     * `gen3d dynamics evaluate runs/rollout-cln --reference runs/md/cln025-ref --json metrics.json`
     """
 
@@ -124,7 +124,7 @@ def evaluate(
         report = api.evaluate_trajectories(trajectory, reference, native=native, plots=plots)
         rows = [("frames", str(report["n"])), ("trajectories", str(report["trajectories"]))]
         rows += [(k, _value(v)) for k, v in report["metrics"].items()]
-        console.print(metrics_table(f"{trajectory} vs {reference}", rows))
+        console.print(metrics_table(f"{trajectory} vs {', '.join(map(str, reference))}", rows))
         if json_out:
             write_json(json_out, report)
 

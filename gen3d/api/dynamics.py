@@ -110,10 +110,10 @@ def rollout(
 
 
 def evaluate_trajectories(
-    trajectory: str | os.PathLike, reference: str | os.PathLike, *, native: str | os.PathLike | None = None,
+    trajectory: str | os.PathLike, reference: str | os.PathLike | list, *, native: str | os.PathLike | None = None,
     plots: str | os.PathLike | None = None, skip_first: bool = True,
 ) -> dict:
-    """Score a rollout (or any trajectory) against reference MD; optional PNG free-energy plots."""
+    """Score a rollout (or any trajectory) against reference MD (one folder or several runs); optional PNG plots."""
     from gen3d.data.md_frames import MDTrajectories, load_trajectories
     from gen3d.metrics.dynamics import TopologyMismatch, evaluate_dynamics
     from gen3d.metrics.dynamics_plots import dynamics_figures
@@ -121,7 +121,10 @@ def evaluate_trajectories(
     model = load_trajectories(trajectory)
     if skip_first and (Path(trajectory) / "meta.json").exists() and all(len(t) > 1 for t in model.trajectories):
         model = MDTrajectories(model.topology, [t[1:] for t in model.trajectories], model.dt_ps)  # drop the shared start frame
-    ref = load_trajectories(reference)
+    refs = [load_trajectories(r) for r in ([reference] if isinstance(reference, (str, os.PathLike)) else reference)]
+    if any(r.topology.tokens != refs[0].topology.tokens for r in refs[1:]):
+        raise InputError("the reference trajectories describe different atoms")
+    ref = MDTrajectories(refs[0].topology, [t for r in refs for t in r.trajectories], refs[0].dt_ps, refs[0].mdtraj_topology)
     native_xyz = None
     if native is not None:
         native_xyz = load_trajectories(native).trajectories[0][0]

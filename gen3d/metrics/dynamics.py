@@ -53,6 +53,14 @@ def _peptide_metrics(model: np.ndarray, reference: np.ndarray, quads: tuple[np.n
     return metrics, series
 
 
+def _run_spread(reference: MDTrajectories, quads: tuple[np.ndarray, np.ndarray]) -> dict:
+    """How much independent reference runs disagree on the first residue's basins (the reference's own noise)."""
+    if len(reference.trajectories) < 2:
+        return {}
+    pops = [basin_populations(dihedrals(t, quads[0][:1])[:, 0], dihedrals(t, quads[1][:1])[:, 0]) for t in reference.trajectories]
+    return {f"{b}_reference_run_spread": max(p[b] for p in pops) - min(p[b] for p in pops) for b in pops[0]}
+
+
 def _protein_metrics(model: MDTrajectories, reference: MDTrajectories, native: np.ndarray, tica_lag: int) -> tuple[dict, dict]:
     top = reference.topology
     ca = np.flatnonzero(top.atom_names == "CA")
@@ -100,6 +108,7 @@ def evaluate_dynamics(
     residues = len(set(reference.topology.residue_index.tolist()))
     if 0 < len(quads[0]) <= PEPTIDE_MAX_RESIDUES and residues <= PEPTIDE_MAX_RESIDUES + 2:
         extra, series = _peptide_metrics(frames, reference.frames, quads)
+        extra.update(_run_spread(reference, quads))
     else:
         lag = max(int(round(tica_lag_ps / max(reference.dt_ps, 1e-9))), 1)
         extra, series = _protein_metrics(model, reference, native, lag)
