@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--pdb", default=None, help="start structure for systems that are not capped peptides")
     parser.add_argument("--walkers", type=int, default=100)
     parser.add_argument("--jumps", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="OpenMM timing per configuration")
     parser.add_argument("--devices", nargs="+", default=["cpu"])
     args = parser.parse_args()

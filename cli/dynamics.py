@@ -76,7 +76,7 @@ def rollout(
     checkpoint: str = typer.Option(api.DEFAULT_DYNAMICS, "--checkpoint", help="EquiJump checkpoint: shipped name or folder."),
     ode: bool = typer.Option(True, "--ode/--sde", help="Deterministic ODE (default) or stochastic SDE sampling of each jump."),
     eps: float = typer.Option(1.0, "--eps", min=0.0, help="SDE diffusion scale (with --sde)."),
-    steps: int = typer.Option(5, "--steps", min=1, help="Integration steps per jump."),
+    steps: int = typer.Option(8, "--steps", min=1, help="Integration steps per jump."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same trajectories on the same device."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     pdb: bool = typer.Option(True, "--pdb/--no-pdb", help="Also write each walker as a multi-model PDB."),

@@ -78,7 +78,7 @@ class _RolloutWriter:
 
 def rollout(
     checkpoint: str, init: str | os.PathLike, out: str | os.PathLike, jumps: int, *, walkers: int = 1, mode: str = "ode",
-    eps: float = 1.0, steps: int = 5, seed: int = 0, device: str = "auto", pdb: bool = True,
+    eps: float = 1.0, steps: int = 8, seed: int = 0, device: str = "auto", pdb: bool = True,
     on_jump: Callable[[int], None] | None = None,
 ) -> dict:
     """Advance ``walkers`` copies of ``init`` by ``jumps`` jumps; writes ``out/walker-*.xtc`` (+ ``.pdb``) and ``meta.json``."""

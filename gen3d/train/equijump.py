@@ -16,6 +16,7 @@ import torch
 from gen3d.checkpoints import save_checkpoint
 from gen3d.data.md_frames import MDTrajectories, lagged_pairs, load_trajectories
 from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, Interpolant
+from gen3d.models.equijump.interpolant import centred
 from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
 
@@ -54,6 +55,22 @@ def card_topology(data: MDTrajectories) -> list[list]:
     return [[int(r), str(n), str(a), str(e)] for r, n, a, e in zip(top.residue_index, top.residue_names, top.atom_names, top.elements)]
 
 
+def sample_times(num: int, late_fraction: float, device) -> torch.Tensor:
+    """Interpolant times: uniform, with ``late_fraction`` of them drawn as 1 - u^2 (dense near s = 1)."""
+    u = torch.rand(num, device=device)
+    late = torch.rand(num, device=device) < late_fraction
+    return torch.where(late, 1 - torch.rand(num, device=device) ** 2, u)
+
+
+def bond_loss(x1_hat: torch.Tensor, x1: torch.Tensor, x0: torch.Tensor, batch: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Squared error of predicted bonded distances (pairs closer than 1.9 Å in the current frame), weighted by s."""
+    from gen3d.nn.graph import radius_graph
+
+    src, dst = radius_graph(x0, batch, 1.9)
+    error = (x1_hat[src] - x1_hat[dst]).norm(dim=-1) - (x1[src] - x1[dst]).norm(dim=-1)
+    return (s[batch[src]] * error.pow(2)).mean()
+
+
 def residue_sequence(data: MDTrajectories) -> list[str]:
     """Residue names in order."""
     top = data.topology
@@ -90,14 +107,21 @@ class EquiJumpTask:
         rng = np.random.default_rng([seed, rank, step])
         return self._collate(*lagged_pairs(self.train_frames, self.lag, rng, batch_size))
 
-    def loss(self, model: torch.nn.Module, batch: JumpBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        s_graph = torch.rand(batch.num, device=batch.x0.device, generator=generator)
+    def loss(self, model: torch.nn.Module, batch: JumpBatch) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        s_graph = sample_times(batch.num, cfg.late_fraction, batch.x0.device)
         s = s_graph[batch.batch][:, None]
-        xs, b_target, z = self.interpolant.sample_path(batch.x0, batch.x1, s, batch.batch, batch.num)
-        b, eta = model(batch.tokens, batch.residues, batch.x0, xs, s_graph, batch.batch)
-        loss_b = (b - b_target).pow(2).sum(-1).mean()
+        x0 = batch.x0 + cfg.condition_noise * centred(torch.randn_like(batch.x0), batch.batch, batch.num)
+        xs, b_target, z = self.interpolant.sample_path(x0, batch.x1, s, batch.batch, batch.num)
+        out, eta = model(batch.tokens, batch.residues, x0, xs, s_graph, batch.batch)
         loss_eta = (eta - z).pow(2).sum(-1).mean()
-        return {"loss": loss_b + loss_eta, "drift": loss_b, "denoiser": loss_eta}
+        if cfg.parameterization != "endpoint":
+            loss_b = (out - b_target).pow(2).sum(-1).mean()
+            return {"loss": loss_b + loss_eta, "drift": loss_b, "denoiser": loss_eta}
+        x1_hat = xs + out
+        loss_x1 = (x1_hat - batch.x1).pow(2).sum(-1).mean()
+        loss_bond = bond_loss(x1_hat, batch.x1, batch.x0, batch.batch, s_graph)
+        return {"loss": loss_x1 + loss_eta + cfg.bond_weight * loss_bond, "endpoint": loss_x1, "denoiser": loss_eta, "bond": loss_bond}
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:

@@ -22,10 +22,14 @@ class EquiJumpConfig:
     max_separation: int = 3  # residue separations beyond +-this share one edge class
     time_frequencies: int = 8
     tau_ps: float = 100.0
+    parameterization: str = "endpoint"  # "endpoint": predict x1 (drift derived, last step lands on it); "drift": predict b
     interpolant: str = "bridge"  # "bridge": two-sided from the current frame; "gaussian": one-sided baseline
     gamma_scale: float = 2.0  # gamma(s) = gamma_scale * s * (1 - s), Å
     base_noise: float = 0.3  # Å of Gaussian jitter on the start (bridge), the only source of ODE stochasticity
     prior_scale: float = 3.0  # Å, std of the Gaussian start (gaussian)
+    condition_noise: float = 0.05  # Å of noise on the current frame in training, so rollouts recover from their own errors
+    late_fraction: float = 0.5  # share of training times drawn as s = 1 - u^2 (dense near s = 1, where geometry is fixed)
+    bond_weight: float = 10.0  # weight of the bonded-distance loss on predicted endpoints (times s)
 
     def to_dict(self) -> dict:
         out = asdict(self)

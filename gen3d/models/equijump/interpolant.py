@@ -5,6 +5,9 @@ later, so the transport starts on the data. One-sided ("gaussian"): x0 is centre
 and the network sees the current frame only as its condition. The network predicts the drift
 b = E[dx_s/ds | x_s] and the denoiser eta = E[z | x_s]; the SDE with diffusion eps * gamma(s) uses
 the score -eta / gamma, so its drift is b - eps * eta and its noise sqrt(2 eps gamma(s)).
+With the endpoint parameterisation the network predicts x1 instead of b; since
+x_s = (1 - s) x0 + s x1 + gamma z, the drift follows as
+b = (x1 - x_s) / (1 - s) + (gamma / (1 - s) + gamma') eta, and a step that reaches s = 1 lands on x1.
 All tensors are per atom, centred on each system's centroid.
 """
 
@@ -36,6 +39,11 @@ class Interpolant:
 
     def gamma_dot(self, s: torch.Tensor) -> torch.Tensor:
         return self.gamma_scale * (1 - 2 * s)
+
+    def drift_from_endpoint(self, x1: torch.Tensor, eta: torch.Tensor, xs: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The drift implied by predicted x1 and eta at time s < 1."""
+        rest = 1 - s
+        return (x1 - xs) / rest + (self.gamma(s) / rest + self.gamma_dot(s)) * eta
 
     def base(self, x0: torch.Tensor, batch: torch.Tensor, num_graphs: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """A draw of the start point: the jittered current frame, or pure Gaussian noise."""

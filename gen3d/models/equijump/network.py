@@ -1,10 +1,11 @@
 """The EquiJump network: light equivariant convolutions over neighbour pairs of the current frame.
 
 Edges join atoms within ``cutoff`` in the current frame x0 (fixed for a whole jump). Each edge is
-oriented along the interpolated frame's xs_ij and carries invariant features (both distances and
-the residue-separation class); each node starts from its atom token, the interpolant time and its
+oriented along the interpolated frame's xs_ij and carries invariant features (both distances, their
+difference, which locates bond-length errors precisely, and the residue-separation class); each node starts from its atom token, the interpolant time and its
 displacement xs - x0, so the current frame's directions enter through r0_ij = rs_ij - (d_i - d_j).
-The head returns the drift b and the denoiser eta, one vector each per atom.
+The head returns one vector per atom for the drift b (or, with the endpoint parameterisation,
+x1 - xs) and one for the denoiser eta.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class EquiJumpNet(nn.Module):
         self.time = nn.Sequential(nn.Linear(2 * config.time_frequencies, S), nn.SiLU(), nn.Linear(S, S))
         self.embed = o3.Linear(o3.Irreps(f"{S + 1}x0e + 1x1o"), hidden)
         self.num_classes = 2 * config.max_separation + 1
-        num_edge = 2 * config.num_basis + self.num_classes
+        num_edge = 2 * config.num_basis + self.num_classes + 1
         self.blocks = nn.ModuleList(
             LightInteractionBlock(hidden, num_edge, config.radial_hidden, avg_num_neighbors=20.0) for _ in range(config.layers)
         )
@@ -65,16 +66,17 @@ class EquiJumpNet(nn.Module):
         self, tokens: torch.Tensor, residue_index: torch.Tensor, x0: torch.Tensor, xs: torch.Tensor, s: torch.Tensor,
         batch: torch.Tensor, edge_index: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``s``: one time per system (B,); returns b and eta, each (n, 3)."""
+        """``s``: one time per system (B,); returns (b or x1 - xs) and eta, each (n, 3)."""
         cfg = self.config
         if edge_index is None:
             edge_index = self.edges(x0, batch)
         src, dst = edge_index
         r0, rs = x0[src] - x0[dst], xs[src] - xs[dst]
         sep = (residue_index[src] - residue_index[dst]).clamp(-cfg.max_separation, cfg.max_separation) + cfg.max_separation
+        len0, lens = r0.norm(dim=-1), rs.norm(dim=-1)
         features = torch.cat(
-            [gaussian_basis(r0.norm(dim=-1), cfg.cutoff, cfg.num_basis), gaussian_basis(rs.norm(dim=-1), cfg.cutoff, cfg.num_basis),
-             nn.functional.one_hot(sep, self.num_classes).to(x0.dtype)], dim=-1,
+            [gaussian_basis(len0, cfg.cutoff, cfg.num_basis), gaussian_basis(lens, cfg.cutoff, cfg.num_basis),
+             nn.functional.one_hot(sep, self.num_classes).to(x0.dtype), (lens - len0)[:, None]], dim=-1,
         )
         sh = directions(rs)
         d = xs - x0
