@@ -104,14 +104,3 @@ register(
         description="EquiJump: 100 ps stochastic-interpolant jumps of alanine dipeptide (amber14 + OBC2, 300 K)",
     )
 )
-register(
-    ModelEntry(
-        name="equijump-cln025",
-        method="equijump",
-        area="dynamics",
-        model="gen3d.models.equijump.EquiJumpNet",
-        sampler="gen3d.samplers.equijump.DynamicsSampler",
-        checkpoint="equijump-cln025",
-        description="EquiJump: stochastic-interpolant jumps of chignolin CLN025 (amber14 + OBC2, 300 K)",
-    )
-)
