@@ -88,3 +88,21 @@ def test_gaussian_start_ignores_the_current_frame():
     assert start.mean().abs() < 0.5 and 2.5 < start.std() < 3.5
     with pytest.raises(ValueError, match="unknown interpolant"):
         Interpolant("other").base(x0, batch, 1)
+
+
+def test_chirality_features_keep_rotations_and_tell_mirror_images_apart():
+    from dataclasses import replace
+
+    torch.manual_seed(4)
+    net = EquiJumpNet(replace(CONFIG, chirality=4)).double()
+    tokens, residues, x0, xs, s, batch = _inputs()
+    x0 = x0 * 0.5  # bring neighbours within the 2 Å of the chirality features
+    xs = x0 + 0.1 * (xs - x0)
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    R = o3.rand_matrix(dtype=torch.float64)
+    b2, eta2 = net(tokens, residues, x0 @ R.T, xs @ R.T, s, batch)
+    torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+    torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    assert net.chirality_features(tokens, x0, net.edges(x0, batch)).abs().max() > 1e-3
+    b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
+    assert (b_mirror - (-b)).abs().max() > 1e-4  # an enantiomer is a different input, not a reflected one

@@ -4,6 +4,10 @@ Edges join atoms within ``cutoff`` in the current frame x0 (fixed for a whole ju
 oriented along the interpolated frame's xs_ij and carries invariant features (both distances, their
 difference, which locates bond-length errors precisely, and the residue-separation class); each node starts from its atom token, the interpolant time and its
 displacement xs - x0, so the current frame's directions enter through r0_ij = rs_ij - (d_i - d_j).
+With ``chirality`` > 0 each atom also gets that many learned pseudoscalars v1 . (v2 x v3) of its
+current-frame neighbourhood (v_k: sums of bond directions weighted by the neighbour's token and
+distance). They tell an L from a D centre, which parity-equivariant features cannot, so the
+network is equivariant to rotations only, as the dynamics of a chiral molecule requires.
 The head returns one vector per atom for the drift b (or, with the endpoint parameterisation,
 x1 - xs) and one for the denoiser eta.
 """
@@ -14,11 +18,13 @@ import math
 
 import torch
 from e3nn import o3
+from e3nn.nn import FullyConnectedNet
 from torch import nn
 
 from gen3d.models.equijump.config import EquiJumpConfig
 from gen3d.nn.graph import radius_graph
 from gen3d.nn.light_interaction import LightInteractionBlock, channel_counts
+from gen3d.nn.scatter import scatter_sum
 
 
 def gaussian_basis(r: torch.Tensor, cutoff: float, num: int) -> torch.Tensor:
@@ -50,13 +56,28 @@ class EquiJumpNet(nn.Module):
         S, _, _ = channel_counts(hidden)
         self.token = nn.Embedding(max(len(config.vocabulary), 1), S)
         self.time = nn.Sequential(nn.Linear(2 * config.time_frequencies, S), nn.SiLU(), nn.Linear(S, S))
-        self.embed = o3.Linear(o3.Irreps(f"{S + 1}x0e + 1x1o"), hidden)
+        self.chiral = None
+        if config.chirality:
+            self.chiral = FullyConnectedNet([config.num_basis + S, config.radial_hidden, 3 * config.chirality], nn.functional.silu)
+        self.embed = o3.Linear(o3.Irreps(f"{S + 1 + config.chirality}x0e + 1x1o"), hidden)
         self.num_classes = 2 * config.max_separation + 1
         num_edge = 2 * config.num_basis + self.num_classes + 1
         self.blocks = nn.ModuleList(
             LightInteractionBlock(hidden, num_edge, config.radial_hidden, avg_num_neighbors=20.0) for _ in range(config.layers)
         )
         self.head = o3.Linear(hidden, o3.Irreps("2x1o"))
+
+    def chirality_features(self, tokens: torch.Tensor, x0: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """(n, chirality) pseudoscalars v1 . (v2 x v3) from current-frame neighbours within 2 Å (bonded atoms)."""
+        src, dst = edge_index
+        r0 = x0[src] - x0[dst]
+        length = r0.norm(dim=-1)
+        near = (length < 2.0).to(x0.dtype)
+        weights = self.chiral(torch.cat([gaussian_basis(length, 2.0, self.config.num_basis), self.token(tokens)[src]], -1))
+        k = self.config.chirality
+        vectors = weights.view(-1, 3, k, 1) * (near / length.clamp_min(1e-6))[:, None, None, None] * r0[:, None, None, :]
+        v = scatter_sum(vectors.reshape(len(src), -1), dst, len(x0)).view(-1, 3, k, 3)
+        return (v[:, 0] * torch.cross(v[:, 1], v[:, 2], dim=-1)).sum(-1)
 
     def edges(self, x0: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         """Neighbour pairs in the current frame (fixed for a whole jump)."""
@@ -80,7 +101,10 @@ class EquiJumpNet(nn.Module):
         )
         sh = directions(rs)
         d = xs - x0
-        scalars = torch.cat([self.token(tokens) + self.time(time_features(s, cfg.time_frequencies))[batch], d.norm(dim=-1, keepdim=True)], -1)
+        scalars = [self.token(tokens) + self.time(time_features(s, cfg.time_frequencies))[batch], d.norm(dim=-1, keepdim=True)]
+        if self.chiral is not None:
+            scalars.append(self.chirality_features(tokens, x0, edge_index))
+        scalars = torch.cat(scalars, -1)
         h = self.embed(torch.cat([scalars, d], dim=-1))
         for block in self.blocks:
             h = block(h, edge_index, sh, features)
