@@ -54,10 +54,10 @@ def test_md_command_writes_a_resumable_run(tmp_path):
 def test_rollout_then_evaluate(ckpt, md, tmp_path):
     out = tmp_path / "roll"
     res = runner.invoke(app, ["dynamics", "rollout", "--checkpoint", ckpt, "--init", str(md / "system.pdb"), "--jumps", "3",
-                              "--walkers", "2", "--out", str(out), "--seed", "1", "--device", "cpu", "--sde", "--eps", "0.5"])
+                              "--walkers", "2", "--out", str(out), "--seed", "1", "--device", "cpu", "--steps", "4"])
     assert res.exit_code == 0, res.output
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["tau_ps"] == 1.0 and meta["mode"] == "sde" and meta["jumps_completed"] == 3
+    assert meta["tau_ps"] == 1.0 and meta["mode"] == "ode" and meta["steps_per_jump"] == 4 and meta["jumps_completed"] == 3
     traj = mdtraj.load(str(out / "walker-001.xtc"), top=str(out / "topology.pdb"))
     assert traj.n_frames == 4 and list(traj.time) == [0.0, 1.0, 2.0, 3.0]
     assert mdtraj.load(str(out / "walker-000.pdb")).n_frames == 4

@@ -23,6 +23,9 @@ from gen3d.samplers.base import ConditionError, Sampler, StartFrame, resolve_dev
 from gen3d.structures import Protein, Trajectory
 
 
+MAX_EXTENT = 1000.0  # Å from the centroid: a walker beyond this has diverged
+
+
 class RolloutError(ValueError):
     """A rollout that cannot go on (non-finite coordinates)."""
 
@@ -161,6 +164,8 @@ class DynamicsSampler(Sampler):
             x = self.jump(x, generator)
             if not torch.isfinite(x).all():
                 raise RolloutError(f"non-finite coordinates after jump {k + 1}; frames up to jump {k} were kept")
+            if float(x.abs().max()) > MAX_EXTENT:
+                raise RolloutError(f"coordinates diverged beyond {MAX_EXTENT:.0f} Å after jump {k + 1}; frames up to jump {k} were kept")
             if on_jump:
                 on_jump(k + 1)
             yield x.cpu().numpy().astype(np.float64)
