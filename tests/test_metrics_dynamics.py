@@ -87,8 +87,11 @@ def test_peptide_report_against_itself_is_perfect(md):
     report, series = evaluate_dynamics(data, data)
     m = report["metrics"]
     assert m["js_phi_psi"] == pytest.approx(0.0, abs=1e-12) and m["max_basin_error"] == 0
-    assert m["physical_frames"] == 1.0 and "phi_psi" in series
+    assert m["physical_frames"] == 1.0 and "phi_psi" in series and m["inverted_chirality_frames"] == 0.0
     assert report["n"] == 40
+    mirrored = MDTrajectories(data.topology, [-t for t in data.trajectories], data.dt_ps)
+    report, _ = evaluate_dynamics(mirrored, data)
+    assert report["metrics"]["inverted_chirality_frames"] == 1.0
 
 
 def test_protein_report_uses_tica_rmsd_rg_and_contacts():

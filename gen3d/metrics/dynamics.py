@@ -15,7 +15,8 @@ from gen3d.metrics.dynamics_distributions import (
     basin_populations, fit_tica, histogram_ranges, js_1d, js_2d,
 )
 from gen3d.metrics.dynamics_observables import (
-    backbone_quads, bonded_pairs, ca_distances, dihedrals, fraction_native_contacts, native_contact_pairs,
+    backbone_quads, bonded_pairs, ca_distances, chiral_centres, chirality_signs, dihedrals, fraction_native_contacts,
+    native_contact_pairs,
     physical_frames, radius_of_gyration, rmsd_to,
 )
 
@@ -103,6 +104,10 @@ def evaluate_dynamics(
         "physical_frames": float(physical_frames(frames, bonds).mean()),
         "reference_physical_frames": float(physical_frames(reference.frames, bonds).mean()),
     }
+    centres = chiral_centres(reference.topology)
+    if len(centres):
+        native_signs = chirality_signs(native[None], centres)[0]
+        metrics["inverted_chirality_frames"] = float((chirality_signs(frames, centres) != native_signs).any(-1).mean())
     quads = backbone_quads(reference.topology)
     series: dict = {}
     residues = len(set(reference.topology.residue_index.tolist()))

@@ -91,3 +91,16 @@ def ca_distances(frames: np.ndarray, topology: MDTopology) -> np.ndarray:
     ca = np.flatnonzero(topology.atom_names == "CA")
     i, j = np.triu_indices(len(ca), 3)
     return np.linalg.norm(frames[:, ca[i]] - frames[:, ca[j]], axis=-1)
+
+
+def chiral_centres(topology: MDTopology) -> np.ndarray:
+    """(k, 4) atoms N, CA, C, CB of every residue that has them (the Cα stereocentres)."""
+    where = {(int(r), a): i for i, (r, a) in enumerate(zip(topology.residue_index, topology.atom_names))}
+    rows = [[where.get((r, a)) for a in ("N", "CA", "C", "CB")] for r in sorted(set(topology.residue_index.tolist()))]
+    return np.array([row for row in rows if None not in row], dtype=np.int64).reshape(-1, 4)
+
+
+def chirality_signs(frames: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(T, k) sign of (N - CA) . ((C - CA) x (CB - CA)): the handedness of each Cα."""
+    n, ca, c, cb = (frames[:, centres[:, k]] for k in range(4))
+    return np.sign(np.einsum("tki,tki->tk", n - ca, np.cross(c - ca, cb - ca)))
