@@ -5,22 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from gen3d.api import dynamics as api
 from gen3d_cli.context import guarded
-from gen3d_cli.tables import console, metrics_table, run_training, write_json
+from gen3d_cli.tables import DEVICE_HELP, console, metrics_table, progress, run_training, write_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Molecular dynamics: simulate, jump, evaluate, train.")
 
-DEVICE_HELP = "auto (CUDA if available), cpu or cuda."
 
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
-    )
 
 
 def _value(v) -> str:
@@ -54,7 +46,7 @@ def md(
     """
 
     def body() -> None:
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("simulating", total=None)
             result = api.run_md(
                 out, ns, pdb=pdb, sequence=sequence, save_every_ps=save_every, temperature=temperature, seed=seed,
@@ -91,7 +83,7 @@ def rollout(
     """
 
     def body() -> None:
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("jumping", total=jumps)
             meta = api.rollout(
                 checkpoint, init, out, jumps, walkers=walkers, mode="ode" if ode else "sde", eps=eps, steps=steps, seed=seed,

@@ -5,22 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from gen3d import api
 from gen3d_cli.context import guarded
-from gen3d_cli.tables import console, metrics_table, run_training, write_json
+from gen3d_cli.tables import DEVICE_HELP, console, metrics_table, progress, run_training, write_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Small molecules: sample, evaluate, train.")
 
-DEVICE_HELP = "auto (CUDA if available), cpu or cuda."
 
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
-    )
 
 
 def _print_report(title: str, report: dict) -> None:
@@ -64,7 +56,7 @@ def sample(
     """
 
     def body() -> None:
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("sampling", total=n)
             result = api.sample_molecules(
                 out, n, checkpoint=checkpoint, seed=seed, batch_size=batch_size, device=device,

@@ -9,9 +9,8 @@ from rich.table import Table
 
 from gen3d import api
 from gen3d_cli.context import guarded
-from gen3d_cli.molecules import DEVICE_HELP, _progress
 from gen3d_cli.proteins_evaluate import register as register_evaluate
-from gen3d_cli.tables import console, metrics_table, run_training, write_json
+from gen3d_cli.tables import DEVICE_HELP, console, metrics_table, progress, run_training, write_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Proteins: reconstruct, interpolate, sample, evaluate, train.")
 register_evaluate(app)
@@ -72,7 +71,7 @@ def interpolate(
     """
 
     def body() -> None:
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("scoring frames", total=frames)
             report = api.interpolate_proteins(start, end, frames, out, checkpoint=checkpoint, device=device, on_frame=lambda: bar.advance(task))
         console.print(_frames_table(report["per_item"]))
@@ -114,7 +113,7 @@ def data(
 
     def body() -> None:
         lo, hi = _lengths(lengths)
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("parsing", total=None)
             report = api.build_protein_dataset(source, out, min_length=lo, max_length=hi, on_file=lambda p, r: bar.advance(task))
         console.print(metrics_table(f"{out.name}", [(k, _fmt(v)) for k, v in report["metrics"].items()]))
@@ -184,7 +183,7 @@ def sample(
 
     def body() -> None:
         lo, hi = _lengths(length, "--length")
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("sampling", total=n)
             result = api.sample_proteins(out, n, lengths=(lo, hi), checkpoint=checkpoint, scheduler=scheduler, steps=steps,
                                          seed=seed, batch_size=batch_size, device=device, on_protein=lambda: bar.advance(task))
@@ -219,7 +218,7 @@ def test_command(
     """
 
     def body() -> None:
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("reconstructing", total=None)
             report = api.test_autoencoder(checkpoint, dataset, split=split, device=device, on_chain=lambda: bar.advance(task))
         console.print(metrics_table(f"{checkpoint}: {split} split", [(k, _fmt(v)) for k, v in report["metrics"].items()]))

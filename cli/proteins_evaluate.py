@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from gen3d_cli.context import guarded
-from gen3d_cli.tables import console, metrics_table, write_json
+from gen3d_cli.tables import console, metrics_table, progress, write_json
 
 REFERENCE_HELP = "Reference structures (folder or file): novelty as the highest TM-score to them; drawn in the plots."
 OPENMM_HELP = "Check that each structure builds as an Amber14 system in OpenMM (about 1 s per structure)."
@@ -34,17 +33,17 @@ def evaluate(
     from gen3d.metrics.proteins import summary_rows
 
     def body() -> None:
-        with _progress() as bar:
+        with progress(transient=True) as bar:
             tasks: dict[str, int] = {}
 
-            def progress(stage: str, done: int, total: int) -> None:
+            def advance(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:
                     tasks[stage] = bar.add_task(stage, total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
             report = evaluate_protein_files(
                 paths, reference=[reference] if reference else None, tm=not no_tm, openmm=openmm, plots=plots,
-                progress=progress,
+                progress=advance,
             )
         console.print(metrics_table(f"{report['n']} protein structures", summary_rows(report)))
         if json_out:
@@ -55,11 +54,6 @@ def evaluate(
     guarded(body)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-    )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,17 @@ from rich.table import Table
 from gen3d.io.atomic import atomic_write_text
 
 console = Console(highlight=False)
+DEVICE_HELP = "auto (CUDA if available), cpu or cuda."
+
+
+def progress(transient: bool = False):
+    """The progress bar every long command shows: description, bar, done/total, elapsed, remaining."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=transient,
+    )
 
 
 def metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -30,10 +41,7 @@ def write_json(path: Path, payload: dict) -> None:
 
 def run_training(train) -> None:
     """Run ``train(echo=..., on_step=...)`` under a progress bar, then print its final info as a table."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as bar:
+    with progress() as bar:
         task = bar.add_task("training", total=None)
         info = train(echo=bar.console.print, on_step=lambda step, total: bar.update(task, completed=step, total=total))
     console.print(metrics_table("training", [(k, str(v)) for k, v in info.items() if not isinstance(v, dict)]))

@@ -16,12 +16,17 @@ def write_topology(path: str | os.PathLike, topology: Protein) -> None:
     write_protein(path, topology)
 
 
-def write_xtc(path: str | os.PathLike, frames: np.ndarray, times: np.ndarray, topology_pdb: str | os.PathLike) -> None:
-    """Frames (T, n, 3) in Å as XTC, written to a temporary name and renamed (never half a file)."""
+def write_xtc(path: str | os.PathLike, frames: np.ndarray, times: np.ndarray, topology) -> None:
+    """Frames (T, n, 3) in Å as XTC, written to a temporary name and renamed (never half a file).
+
+    ``topology``: an ``mdtraj.Topology`` or the path of the topology PDB beside the file.
+    """
     import mdtraj
 
     path = Path(path)
-    top = mdtraj.load_topology(str(topology_pdb))
+    if not isinstance(topology, mdtraj.Topology):
+        topology = mdtraj.load_topology(str(topology))
     tmp = path.with_name(f".{path.stem}.partial.xtc")
-    mdtraj.Trajectory(np.asarray(frames, dtype=np.float32) / 10.0, top, time=np.asarray(times, dtype=np.float32)).save_xtc(str(tmp))
+    frames_nm = np.asarray(frames, dtype=np.float32) / 10.0
+    mdtraj.Trajectory(frames_nm, topology, time=np.asarray(times, dtype=np.float32)).save_xtc(str(tmp))
     os.replace(tmp, path)

@@ -21,6 +21,7 @@ import numpy as np
 from openmm import app, unit
 
 from gen3d.io.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from gen3d.io.xtc import write_xtc
 from gen3d.md.protocol import DEFAULT_PROTOCOL, MDProtocol
 from gen3d.md.system import MDInputError, fix_structure, pdb_text, simulation_for
 
@@ -46,12 +47,6 @@ class MDRun:
 
 def _request(ns: float, save_every_ps: float, seed: int, protocol: MDProtocol, all_atoms: bool) -> dict:
     return {"ns": ns, "save_every_ps": save_every_ps, "seed": seed, "protocol": protocol.to_dict(), "all_atoms": all_atoms}
-
-
-def _save_xtc(path: Path, frames_nm: np.ndarray, times_ps: np.ndarray, topology: mdtraj.Topology) -> None:
-    tmp = path.with_name(f".{path.stem}.partial.xtc")
-    mdtraj.Trajectory(frames_nm, topology, time=times_ps).save_xtc(str(tmp))
-    os.replace(tmp, path)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -87,8 +82,7 @@ class _Store:
         self.times = list(traj.time[:count])
 
     def flush(self, simulation: app.Simulation) -> None:
-        frames = np.asarray(self.frames, dtype=np.float32)
-        _save_xtc(self.out / "frames.xtc", frames, np.asarray(self.times), self.topology)
+        write_xtc(self.out / "frames.xtc", np.asarray(self.frames) * 10.0, np.asarray(self.times), self.topology)
         _save_npy(self.out / "forces.npy", np.asarray(self.forces, dtype=np.float32))
         atomic_write_bytes(self.out / "state.chk", _checkpoint_bytes(simulation))
 
