@@ -99,7 +99,8 @@ def rollout(checkpoint: str, device: str, walkers: int, jumps: int, steps: int, 
     wall = time.perf_counter() - began
     ns = walkers * jumps * sampler.tau_ps / 1000
     return {"name": f"equijump-{mode}-{steps}steps", "device": device, "batch": walkers, "ns_per_s": ns / wall,
-            "peak_mib": _peak(device), "tau_ps": sampler.tau_ps, "ms_per_jump": 1000 * wall / jumps}
+            "peak_mib": _peak(device), "tau_ps": sampler.tau_ps, "ms_per_jump": 1000 * wall / jumps,
+            "rejected_fraction": sampler.stats.as_dict(walkers * jumps)["rejected_fraction"]}
 
 
 def _child(kind: str, **kwargs) -> dict:

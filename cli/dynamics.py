@@ -69,6 +69,7 @@ def rollout(
     ode: bool = typer.Option(True, "--ode/--sde", help="Deterministic ODE (default) or stochastic SDE sampling of each jump."),
     eps: float = typer.Option(1.0, "--eps", min=0.0, help="SDE diffusion scale (with --sde)."),
     steps: int = typer.Option(8, "--steps", min=1, help="Integration steps per jump."),
+    retries: int = typer.Option(8, "--retries", min=0, help="Redraws of a jump that inverts a Cα or breaks a bond before the walker stays put (0: accept every jump)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same trajectories on the same device."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     pdb: bool = typer.Option(True, "--pdb/--no-pdb", help="Also write each walker as a multi-model PDB."),
@@ -79,6 +80,7 @@ def rollout(
     Examples:
 
     * `gen3d dynamics rollout --init ala2.pdb --jumps 1000 --walkers 100 --out runs/rollout`
+    * `gen3d dynamics rollout --init ala2.pdb --jumps 100 --walkers 10 --retries 0 --out raw/` (every proposal kept)
     * `gen3d dynamics rollout --checkpoint equijump-cln025 --init CLN025.pdb --jumps 200 --walkers 16 --sde --eps 0.5 --out out/`
     """
 
@@ -86,10 +88,12 @@ def rollout(
         with progress() as bar:
             task = bar.add_task("jumping", total=jumps)
             meta = api.rollout(
-                checkpoint, init, out, jumps, walkers=walkers, mode="ode" if ode else "sde", eps=eps, steps=steps, seed=seed,
-                device=device, pdb=pdb, on_jump=lambda k: bar.update(task, completed=k),
+                checkpoint, init, out, jumps, walkers=walkers, mode="ode" if ode else "sde", eps=eps, steps=steps, retries=retries,
+                seed=seed, device=device, pdb=pdb, on_jump=lambda k: bar.update(task, completed=k),
             )
-        console.print(metrics_table(f"rollout: {out}", [(k, _value(v)) for k, v in meta.items() if not isinstance(v, dict)]))
+        rows = [(k, _value(v)) for k, v in meta.items() if not isinstance(v, dict)]
+        rows += [(k, _value(meta["checks"][k])) for k in ("rejected_fraction", "stayed_fraction") if "checks" in meta]
+        console.print(metrics_table(f"rollout: {out}", rows))
         if json_out:
             write_json(json_out, meta)
 

@@ -58,6 +58,7 @@ def test_rollout_then_evaluate(ckpt, md, tmp_path):
     assert res.exit_code == 0, res.output
     meta = json.loads((out / "meta.json").read_text())
     assert meta["tau_ps"] == 1.0 and meta["mode"] == "ode" and meta["steps_per_jump"] == 4 and meta["jumps_completed"] == 3
+    assert meta["retries"] == 8 and meta["checks"]["proposals"] >= 6  # random weights: most proposals are rejected
     traj = mdtraj.load(str(out / "walker-001.xtc"), top=str(out / "topology.pdb"))
     assert traj.n_frames == 4 and list(traj.time) == [0.0, 1.0, 2.0, 3.0]
     assert mdtraj.load(str(out / "walker-000.pdb")).n_frames == 4

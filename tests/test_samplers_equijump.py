@@ -12,6 +12,7 @@ from e3nn import o3
 from gen3d.io.pdb import read_protein
 from gen3d.samplers.base import ConditionError, StartFrame
 from gen3d.samplers.equijump import DynamicsSampler, JumpSettings, RolloutError, match_topology
+from gen3d.samplers.jump_checks import JumpChecks
 from tests.dynamics_fixtures import TINY_JUMP, ala2_md, tiny_equijump
 
 
@@ -31,7 +32,7 @@ def start(md):
 
 
 def test_same_seed_same_walkers_and_walkers_differ(ckpt, start):
-    sampler = DynamicsSampler.from_checkpoint(str(ckpt), jumps=3)
+    sampler = DynamicsSampler.from_checkpoint(str(ckpt), jumps=3, settings=JumpSettings(retries=0))  # raw random-weight jumps
     a = [t.frames for t in sampler.sample(4, seed=7, batch_size=4, condition=StartFrame(start))]
     b = [t.frames for t in sampler.sample(4, seed=7, batch_size=4, condition=StartFrame(start))]
     assert len(a) == 4 and a[0].shape == (4, 10, 3)
@@ -53,8 +54,8 @@ def test_a_deterministic_jump_rotates_with_the_start(ckpt, start):
 
 
 def test_sde_uses_noise_and_ode_does_not_at_zero_jitter(ckpt, start):
-    sde = DynamicsSampler.from_checkpoint(str(ckpt), jumps=1, settings=JumpSettings("sde", 1.0, 4))
-    ode = DynamicsSampler.from_checkpoint(str(ckpt), jumps=1, settings=JumpSettings("ode", 1.0, 4))
+    sde = DynamicsSampler.from_checkpoint(str(ckpt), jumps=1, settings=JumpSettings("sde", 1.0, 4, retries=0))
+    ode = DynamicsSampler.from_checkpoint(str(ckpt), jumps=1, settings=JumpSettings("ode", 1.0, 4, retries=0))
     for s in (sde, ode):
         s.interpolant = replace(s.interpolant, base_noise=0.0)
     x = match_topology(start, sde.card)
@@ -103,3 +104,34 @@ def test_tiny_config_is_what_the_card_says(ckpt):
     card = DynamicsSampler.from_checkpoint(str(ckpt)).card
     assert card["config"]["irreps_hidden"] == TINY_JUMP.irreps_hidden and card["tau_ps"] == 1.0
     assert card["data"]["residues"] == ["ACE", "ALA", "NME"] and len(card["data"]["topology"]) == 10
+
+
+def test_checks_reject_mirror_images_and_stretched_bonds(ckpt, start):
+    card = DynamicsSampler.from_checkpoint(str(ckpt)).card
+    x = torch.as_tensor(match_topology(start, card), dtype=torch.float32)[None]
+    checks = JumpChecks.for_start(x[0].numpy(), card["data"]["topology"])
+    assert checks.centres.shape == (1, 4) and len(checks.bonds) == 9  # the Ala Cα; the 9 heavy-atom bonds of ACE-ALA-NME
+    mirror, stretched = x * torch.tensor([-1.0, 1.0, 1.0]), x * 1.5
+    ok = checks.accept(x.expand(3, -1, -1), torch.cat([x + 0.01, mirror, stretched]))
+    assert ok.tolist() == [True, False, False]
+    assert (checks.stats.proposals, checks.stats.rejected, checks.stats.inverted, checks.stats.broken) == (3, 2, 1, 1)
+
+
+def test_rejected_jumps_are_redrawn_then_the_walker_stays(ckpt, start):
+    sampler = DynamicsSampler.from_checkpoint(str(ckpt), jumps=2, settings=JumpSettings(retries=3))
+    calls = []
+
+    def mirror_first(x, generator):  # the first proposal of every jump is a mirror image, redraws are fine
+        calls.append(len(x))
+        return x * torch.tensor([-1.0, 1.0, 1.0]) if len(calls) % 2 == 1 else x + 0.01
+
+    sampler.jump = mirror_first
+    x0 = match_topology(start, sampler.card)
+    frames = list(sampler.rollout(x0, 3, 2))
+    assert calls == [3, 3, 3, 3] and sampler.stats.rejected == 6 and sampler.stats.stayed == 0
+    np.testing.assert_allclose(frames[1] - frames[0], 0.01, atol=1e-6)
+
+    sampler.jump = lambda x, generator: x * torch.tensor([-1.0, 1.0, 1.0])  # never acceptable
+    frames = list(sampler.rollout(x0, 2, 2))
+    assert sampler.stats.proposals == 2 * 2 * 4 and sampler.stats.stayed == 4
+    np.testing.assert_allclose(frames[-1][0], x0 - x0.mean(0), atol=1e-5)  # the walkers stayed at the start

@@ -78,7 +78,7 @@ class _RolloutWriter:
 
 def rollout(
     checkpoint: str, init: str | os.PathLike, out: str | os.PathLike, jumps: int, *, walkers: int = 1, mode: str = "ode",
-    eps: float = 1.0, steps: int = 8, seed: int = 0, device: str = "auto", pdb: bool = True,
+    eps: float = 1.0, steps: int = 8, retries: int = 8, seed: int = 0, device: str = "auto", pdb: bool = True,
     on_jump: Callable[[int], None] | None = None,
 ) -> dict:
     """Advance ``walkers`` copies of ``init`` by ``jumps`` jumps; writes ``out/walker-*.xtc`` (+ ``.pdb``) and ``meta.json``."""
@@ -86,13 +86,13 @@ def rollout(
 
     if mode not in ("ode", "sde"):
         raise InputError(f"unknown mode {mode!r} (use ode or sde)")
-    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps, settings=JumpSettings(mode, eps, steps))
+    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps, settings=JumpSettings(mode, eps, steps, retries))
     start = match_topology(_read_start(init), sampler.card)
     out = Path(out)
     writer = _RolloutWriter(out, topology_protein(sampler.card), sampler.tau_ps, pdb, start, walkers)
     meta = {"checkpoint": sampler.card.get("name"), "checkpoint_sha256": sampler.card.get("sha256"), "init": Path(init).name,
             "tau_ps": sampler.tau_ps, "jumps": jumps, "walkers": walkers, "mode": mode, "eps": eps if mode == "sde" else 0.0,
-            "steps_per_jump": steps, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
+            "steps_per_jump": steps, "retries": retries, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
     began = time.perf_counter()
     try:
         for frame in sampler.rollout(start, walkers, jumps, seed=seed, device=device, on_jump=on_jump):
@@ -105,6 +105,8 @@ def rollout(
     writer.flush()
     simulated_ns = walkers * jumps * sampler.tau_ps / 1000
     meta.update(jumps_completed=jumps, wall_s=wall, simulated_ns=simulated_ns, ns_per_s=simulated_ns / max(wall, 1e-9))
+    if retries:
+        meta["checks"] = sampler.stats.as_dict(walkers * jumps)
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=1))
     return meta
 

@@ -20,6 +20,7 @@ from gen3d.checkpoints import load_model
 from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, Interpolant
 from gen3d.models.equijump.interpolant import centred
 from gen3d.samplers.base import ConditionError, Sampler, StartFrame, resolve_device
+from gen3d.samplers.jump_checks import JumpChecks, JumpStats
 from gen3d.structures import Protein, Trajectory
 
 
@@ -37,6 +38,7 @@ class JumpSettings:
     mode: str = "ode"  # "ode" or "sde"
     eps: float = 1.0  # SDE diffusion scale (per unit gamma)
     steps: int = 8
+    retries: int = 8  # redraws of a jump that inverts a stereocentre or breaks a bond (0: accept every jump)
 
 
 def time_grid(steps: int, device, dtype) -> torch.Tensor:
@@ -102,6 +104,7 @@ class DynamicsSampler(Sampler):
         self.tokens = torch.tensor([vocab[f"{a[1]}:{a[2]}"] for a in atoms])
         self.residue_index = torch.tensor([a[0] for a in atoms])
         self.tau_ps = cfg.tau_ps
+        self.stats = JumpStats()  # proposal checks of the last rollout
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str, **kwargs) -> "DynamicsSampler":
@@ -160,15 +163,38 @@ class DynamicsSampler(Sampler):
         generator = torch.Generator(device=device).manual_seed(seed)
         x = torch.as_tensor(start, dtype=torch.float32, device=device)
         x = (x - x.mean(0)).expand(walkers, -1, -1).contiguous()
+        checks = JumpChecks.for_start(start, self.card["data"]["topology"]) if self.settings.retries else None
+        self.stats = checks.stats if checks else JumpStats()
         for k in range(jumps):
-            x = self.jump(x, generator)
-            if not torch.isfinite(x).all():
-                raise RolloutError(f"non-finite coordinates after jump {k + 1}; frames up to jump {k} were kept")
+            x = self._advance(x, generator, checks, k)
             if float(x.abs().max()) > MAX_EXTENT:
                 raise RolloutError(f"coordinates diverged beyond {MAX_EXTENT:.0f} Å after jump {k + 1}; frames up to jump {k} were kept")
             if on_jump:
                 on_jump(k + 1)
             yield x.cpu().numpy().astype(np.float64)
+
+    def _advance(self, x: torch.Tensor, generator: torch.Generator, checks: JumpChecks | None, k: int) -> torch.Tensor:
+        """One jump of every walker; proposals failing ``checks`` are redrawn, then the walker stays."""
+        new = self._finite(self.jump(x, generator), k)
+        if checks is None:
+            return new
+        todo = torch.nonzero(~checks.accept(x, new)).flatten()
+        for _ in range(self.settings.retries):
+            if not len(todo):
+                break
+            retry = self._finite(self.jump(x[todo], generator), k)
+            ok = checks.accept(x[todo], retry)
+            new[todo[ok]] = retry[ok]
+            todo = todo[~ok]
+        new[todo] = x[todo]
+        checks.stats.stayed += len(todo)
+        return new
+
+    @staticmethod
+    def _finite(x: torch.Tensor, k: int) -> torch.Tensor:
+        if not torch.isfinite(x).all():
+            raise RolloutError(f"non-finite coordinates after jump {k + 1}; frames up to jump {k} were kept")
+        return x
 
     def sample(self, num: int, *, seed: int = 0, batch_size: int = 64, device: str | torch.device = "cpu", condition=None) -> Iterator[Trajectory]:
         """``num`` walkers from ``StartFrame``, ``batch_size`` at a time; each a Trajectory of ``jumps`` + 1 frames."""

@@ -143,10 +143,10 @@ class EquiJumpTask:
     def _rollout_metrics(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
         """Short rollouts from validation frames scored against the validation frames (the learning curve's quality)."""
         from gen3d.metrics.dynamics import evaluate_dynamics
-        from gen3d.samplers.equijump import DynamicsSampler
+        from gen3d.samplers.equijump import DynamicsSampler, JumpSettings
 
         card = {"data": {"topology": card_topology(self.data)}}
-        sampler = DynamicsSampler(model, card, jumps=VALID_JUMPS)
+        sampler = DynamicsSampler(model, card, jumps=VALID_JUMPS, settings=JumpSettings(retries=0))  # the raw model
         frames = np.concatenate(self.valid_frames)
         starts = frames[np.linspace(0, len(frames) - 1, VALID_WALKERS).astype(int)]
         generator = torch.Generator(device=device).manual_seed(0)
