@@ -121,7 +121,7 @@ def test_blocker_caps_match_brute_force_distances(tmp_path):
     """The spherical-cap test equals checking distances from every candidate position directly."""
     import torch
 
-    from gen3d.samplers.symphony import CONTACT_TOLERANCE, COVALENT_RADIUS_T, OVERLAP
+    from gen3d.samplers.symphony import CONTACT_TOLERANCE, COVALENT_RADIUS_T, LONG_BOND, MIN_CONTACT, OVERLAP
 
     sampler = SymphonySampler.from_checkpoint(str(tiny_checkpoint(tmp_path)), valence_mask=True)
     g = torch.Generator().manual_seed(0)
@@ -141,9 +141,13 @@ def test_blocker_caps_match_brute_force_distances(tmp_path):
     cand = pos[torch.arange(G), focus][:, None] + r[:, None, None] * dirs  # (G, P, 3)
     dist = torch.cdist(cand, pos)
     rad = COVALENT_RADIUS_T[elements[species]]
-    bond = CONTACT_TOLERANCE * (COVALENT_RADIUS_T[elements[element]][:, None] + rad)
+    pair = (COVALENT_RADIUS_T[elements[element]][:, None] + rad)[:, None]  # (G, 1, M)
     others = present.clone()
     others[torch.arange(G), focus] = False
     forbidden = others & (saturated | (element == 0)[:, None])
-    expect = (((dist < bond[:, None]) & forbidden[:, None]) | ((dist < OVERLAP) & others[:, None])).any(-1)
+    too_close = dist < (MIN_CONTACT * pair).clamp_min(OVERLAP)
+    bonded = dist < CONTACT_TOLERANCE * pair
+    stretched = bonded & (dist >= LONG_BOND * pair)  # a bond xyz2mol would read, but too long to be one
+    expect = ((too_close | (bonded & forbidden[:, None]) | stretched) & others[:, None]).any(-1)
     assert torch.equal(got, expect)
+    assert (stretched & others[:, None]).any() and got.any() and not got.all()  # the new rule is exercised

@@ -21,10 +21,12 @@ from gen3d.samplers.base import Condition, ConditionError, Sampler, StartFragmen
 from gen3d.structures import Molecule
 
 DEFAULT_TEMPERATURE = 0.8  # chosen on seed 1 (300 molecules): see the model card
-DEFAULT_POSITION_TEMPERATURE = 0.8  # of the position head (component, radius, direction); chosen on seed 1
+DEFAULT_POSITION_TEMPERATURE = 0.4  # of the position head (component, radius, direction); chosen on seeds 1 and 2
 DEFAULT_VALENCE_MASK = True
 OVERLAP = 0.7  # Å; with the valence mask, no new atom closer than this to any other atom
 CONTACT_TOLERANCE = 1.3  # valence mask: atoms closer than 1.3 (r_i + r_j) count as bonded, as in RDKit's xyz2mol
+LONG_BOND = 1.2  # valence mask: a new heavy atom never lands between 1.2 and 1.3 (r_i + r_j) from another atom
+MIN_CONTACT = 0.75  # valence mask: nor closer than 0.75 (r_i + r_j), PoseBusters' lower bond-length tolerance
 COVALENT_RADIUS_T = torch.from_numpy(COVALENT_RADIUS)
 MAX_VALENCE = torch.zeros(119, dtype=torch.long).index_put_(
     (torch.tensor([1, 6, 7, 8, 9]),), torch.tensor([1, 4, 3, 2, 1])
@@ -201,10 +203,12 @@ class SymphonySampler(Sampler):
     def _blocker(self, pos, present, species, saturated, focus, element):
         """For the valence mask: ``(radius (G,), directions (G|1, P, 3)) -> (G, P)``, True where a new atom
         at ``focus + radius * direction`` would bond to a full atom, a new H would bond to anything but its
-        focus, or the new atom would overlap another atom.
+        focus, a new heavy atom would sit at an ambiguous distance from another atom (a stretched bond that
+        xyz2mol would still read as one: LONG_BOND to CONTACT_TOLERANCE times the sum of covalent radii),
+        or any new atom would come closer than MIN_CONTACT times that sum (or OVERLAP) to another atom.
 
-        Each atom j blocks a spherical cap: ``|f + r u - x_j| < L_j`` iff ``u . n_j > (r^2 + d_j^2 - L_j^2) / (2 r d_j)``
-        with ``n_j`` the unit vector from the focus to ``x_j`` at distance ``d_j``, so the test is one matmul.
+        Each atom j blocks spherical caps: ``|f + r u - x_j| < L_j`` iff ``u . n_j > (r^2 + d_j^2 - L_j^2) / (2 r d_j)``
+        with ``n_j`` the unit vector from the focus to ``x_j`` at distance ``d_j``, so each test is one matmul.
         """
         rows = torch.arange(len(focus), device=pos.device)
         rel = pos - pos[rows, focus][:, None]  # (G, M, 3)
@@ -213,18 +217,24 @@ class SymphonySampler(Sampler):
         z_new = self.elements.to(pos.device)[element]
         z_old = self.elements.to(pos.device)[species]
         radius = COVALENT_RADIUS_T.to(pos.device)
-        bond = CONTACT_TOLERANCE * (radius[z_new][:, None] + radius[z_old])  # (G, M)
+        pair = radius[z_new][:, None] + radius[z_old]  # (G, M)
         others = present.clone()
-        others[rows, focus] = False
+        others[rows, focus] = False  # absent atoms and the focus block nothing
         forbidden = others & (saturated | (z_new == 1)[:, None])  # atoms the new one may not bond to
-        reach = torch.where(forbidden, torch.maximum(bond, torch.full_like(bond, OVERLAP)), torch.full_like(bond, OVERLAP))
-        reach = torch.where(others, reach, torch.zeros_like(reach))  # absent atoms and the focus block nothing
+        zero = torch.zeros_like(pair)
+        inner = torch.where(others, (MIN_CONTACT * pair).clamp_min(OVERLAP), zero)
+        outer = torch.where(others, CONTACT_TOLERANCE * pair, zero)
+        hollow = torch.where(forbidden, zero, torch.where(others, LONG_BOND * pair, zero))  # bonding allowed below it
 
-        def blocked(r: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+        def caps(r: torch.Tensor, cosines: torch.Tensor, reach: torch.Tensor) -> torch.Tensor:
             threshold = (r[:, None] ** 2 + d**2 - reach**2) / (2 * r[:, None] * d)  # (G, M)
             threshold = torch.where(reach > 0, threshold, torch.full_like(threshold, 2.0))
+            return cosines > threshold[:, None, :]
+
+        def blocked(r: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
             cosines = directions.expand(len(r), -1, -1) @ unit.transpose(1, 2)  # (G, P, M)
-            return (cosines > threshold[:, None, :]).any(-1)
+            shell = caps(r, cosines, outer) & ~caps(r, cosines, hollow)
+            return (caps(r, cosines, inner) | shell).any(-1)
 
         return blocked
 
