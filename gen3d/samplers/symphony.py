@@ -224,7 +224,7 @@ class SymphonySampler(Sampler):
         zero = torch.zeros_like(pair)
         inner = torch.where(others, (MIN_CONTACT * pair).clamp_min(OVERLAP), zero)
         outer = torch.where(others, CONTACT_TOLERANCE * pair, zero)
-        hollow = torch.where(forbidden, zero, torch.where(others, LONG_BOND * pair, zero))  # bonding allowed below it
+        hollow = torch.where(others & ~forbidden, LONG_BOND * pair, zero)  # where bonding is allowed: below it
 
         def caps(r: torch.Tensor, cosines: torch.Tensor, reach: torch.Tensor) -> torch.Tensor:
             threshold = (r[:, None] ** 2 + d**2 - reach**2) / (2 * r[:, None] * d)  # (G, M)
