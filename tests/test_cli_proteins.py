@@ -85,6 +85,17 @@ def test_bad_structures_give_one_line_and_no_output(ae, chain, tmp_path):
     _bad(["proteins", "reconstruct", str(nobb), "--out", str(tmp_path / "out.pdb"), "--checkpoint", ae], tmp_path, "no backbone N")
 
 
+def test_interpolate_linear_path_without_refinement_and_an_unknown_path(ae, chain, tmp_path):
+    out, js = tmp_path / "raw.pdb", tmp_path / "raw.json"
+    res = runner.invoke(app, ["proteins", "interpolate", str(chain), str(chain), "--frames", "3", "--out", str(out),
+                              "--checkpoint", ae, "--path", "linear", "--refine-steps", "0", "--json", str(js)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads(js.read_text())["metrics"]
+    assert metrics["path"] == "linear" and metrics["refine_steps"] == 0 and "latent_clash_within_tolerance" in metrics
+    _bad(["proteins", "interpolate", str(chain), str(chain), "--frames", "3", "--out", str(tmp_path / "x.pdb"), "--checkpoint", ae,
+          "--path", "spline"], tmp_path, "unknown --path")
+
+
 def test_interpolate_refuses_different_sequences(ae, chain, tmp_path):
     other = tmp_path / "other.pdb"
     other.write_bytes(gzip.decompress(dssp_chain("3aqgA").read_bytes()))

@@ -131,35 +131,48 @@ def _frame_row(chains: list[ResidueChain], start: list[ResidueChain], end: list[
 
 def interpolate_proteins(
     a: str | os.PathLike, b: str | os.PathLike, frames: int, out: str | os.PathLike,
-    *, checkpoint: str = DEFAULT_AUTOENCODER, device: str = "auto", on_frame: Callable[[], None] | None = None,
+    *, checkpoint: str = DEFAULT_AUTOENCODER, path: str = "geodesic", refine_steps: int = 20, device: str = "auto",
+    on_frame: Callable[[], None] | None = None,
 ) -> dict:
     """Latent interpolation A -> B (B superposed on A by Cα) into a multi-model PDB; per-frame Cα RMSD to both
-    ends and geometry checks, next to straight Cartesian interpolation of the same superposed atoms."""
+    ends and geometry checks, next to straight Cartesian interpolation of the same superposed atoms.
+
+    ``path``: ``geodesic`` (features turned with each coarse node's local rotation) or ``linear``;
+    ``refine_steps``: steric refinement steps per frame's latent (0: decode the path as it is).
+    ``on_frame`` is called once per decoded frame and once per scored frame."""
+    from gen3d.samplers.latent_paths import PATHS
+    from gen3d.samplers.latent_refinement import Refinement
+
     from gen3d.io.pdb import write_trajectory
     from gen3d.samplers.ophiuchus import ProteinAutoencoder
 
     if frames < 2:
         raise InputError(out, "--frames must be at least 2")
+    if path not in PATHS:
+        raise InputError(path, f"unknown --path (known: {', '.join(PATHS)})")
+    if refine_steps < 0:
+        raise InputError(str(refine_steps), "--refine-steps must be 0 or more")
     _, start = read_chains(a)
     _, end = read_chains(b)
     _matched(start, end, str(a), str(b))
     end = _superposed(end, start)
     auto = ProteinAutoencoder.from_checkpoint(checkpoint, device)
-    path = auto.interpolate(start, end, frames)
-    proteins = [chains_to_protein(f) for f in path]
+    decoded = auto.interpolate(start, end, frames, path, Refinement(steps=refine_steps), on_frame)
+    proteins = [chains_to_protein(f) for f in decoded]
     topology = proteins[0]
     if any(len(p) != len(topology) or not np.array_equal(p.atom_names, topology.atom_names) for p in proteins):
         proteins = _common_atoms(proteins)
         topology = proteins[0]
     write_trajectory(out, Trajectory(topology, np.stack([p.positions for p in proteins]), np.arange(frames, dtype=float)))
     rows = []
-    for k, chains in enumerate(path):
+    for k, chains in enumerate(decoded):
         w = k / (frames - 1)
         linear = [replace(s, coords=((1 - w) * s.coords + w * e.coords).astype(np.float32), mask=s.mask & e.mask) for s, e in zip(start, end)]
         rows.append({"frame": k, "latent": _frame_row(chains, start, end), "cartesian": _frame_row(linear, start, end)})
         if on_frame:
             on_frame()
-    return {"n": frames, "metrics": _interpolation_summary(rows), "per_item": rows}
+    settings = {"path": path, "refine_steps": refine_steps}
+    return {"n": frames, "metrics": {**settings, **_interpolation_summary(rows)}, "per_item": rows}
 
 
 def _common_atoms(proteins: list[Protein]) -> list[Protein]:
@@ -180,6 +193,7 @@ def _monotone(values: list[float], rising: bool, tolerance: float) -> bool:
 
 
 MONOTONE_TOLERANCE = 0.1  # Å: a step of the RMSD to an end may go the wrong way by at most this much
+CLASH_TOLERANCE = 1.0  # clashes per 1,000 atoms a frame may exceed the worse end frame by
 
 
 def _interpolation_summary(rows: list[dict]) -> dict:
@@ -188,9 +202,12 @@ def _interpolation_summary(rows: list[dict]) -> dict:
         series = [r[kind] for r in rows]
         out[f"{kind}_frames_with_breaks"] = sum(s.get("chain_breaks", 0) > 0 for s in series)
         out[f"{kind}_max_clash_score"] = max(s.get("clash_score", 0.0) for s in series)
+        worse_end = max(series[0].get("clash_score", 0.0), series[-1].get("clash_score", 0.0))
+        out[f"{kind}_clash_within_tolerance"] = out[f"{kind}_max_clash_score"] <= worse_end + CLASH_TOLERANCE
         out[f"{kind}_start_rmsd_monotone"] = _monotone([s["rmsd_to_start"] for s in series], True, MONOTONE_TOLERANCE)
         out[f"{kind}_end_rmsd_monotone"] = _monotone([s["rmsd_to_end"] for s in series], False, MONOTONE_TOLERANCE)
     out["monotone_tolerance_A"] = MONOTONE_TOLERANCE
+    out["clash_tolerance_per_1000_atoms"] = CLASH_TOLERANCE
     return out
 
 
@@ -232,8 +249,12 @@ def train_proteins(
         from gen3d.train.latent_diffusion import train_latent_diffusion
 
         return train_latent_diffusion(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
+    if kind == "type-readout":
+        from gen3d.train.ophiuchus_readout import train_type_readout
+
+        return train_type_readout(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
     if kind != "autoencoder":
-        raise InputError(config, f"unknown kind {kind!r} (autoencoder or latent-ddpm)")
+        raise InputError(config, f"unknown kind {kind!r} (autoencoder, latent-ddpm or type-readout)")
     return train_ophiuchus(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
 
 

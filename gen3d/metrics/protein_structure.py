@@ -28,17 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from gen3d.data.atom_radii import CLASH_OVERLAP, DEFAULT_RADIUS, DISULFIDE_MAX, POLAR, POLAR_MIN, VDW_RADII
 from gen3d.metrics.protein_geometry import Backbone, atom_residues
 from gen3d.structures.protein import Protein
 
-VDW_RADII = {"C": 1.70, "N": 1.55, "O": 1.40, "S": 1.80, "SE": 1.90}  # Å; Bondi (1964), O from Probe
-DEFAULT_RADIUS = 1.80  # Å, any other element
-CLASH_OVERLAP = 0.4  # Å
 SEVERE_OVERLAP = 1.0  # Å; a C-C pair closer than 2.4 Å
-DISULFIDE_MAX = 2.5  # Å, SG-SG distance of a disulfide bridge
 HYDROGENS = ("H", "D")
-POLAR = ("N", "O")
-POLAR_MIN = 2.2  # Å; N/O pairs closer than this clash (shorter than deposited hydrogen bonds and salt bridges)
 MAX_LINK_BONDS = 4  # atoms of linked residues this many bonds apart or fewer never clash
 
 # Bonds from the atoms that form a link: C(i) of a peptide bond, N(i+1), and SG of a disulfide.

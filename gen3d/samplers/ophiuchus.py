@@ -7,6 +7,7 @@ decoded chains keep the input's chain ids and numbering, with the predicted resi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -19,6 +20,8 @@ from gen3d.data.residues import SLOT_EXISTS
 from gen3d.models.ophiuchus.autoencoder import Latent, Ophiuchus
 from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
 from gen3d.samplers.base import resolve_device
+from gen3d.samplers.latent_paths import latent_path
+from gen3d.samplers.latent_refinement import Refinement, refine_latent
 
 
 def load_autoencoder(checkpoint: str) -> tuple[Ophiuchus, dict]:
@@ -73,6 +76,11 @@ class ProteinAutoencoder:
         batch, centre = self._batch(chains)
         return self.model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask), centre
 
+    def _residue_mask(self, latent: Latent, templates: list[ResidueChain]) -> torch.Tensor:
+        """(B, N) residues of each template within the latent's padded length."""
+        length = latent.mask.shape[1] * self.compression
+        return torch.arange(length, device=self.device)[None] < torch.tensor([len(t) for t in templates], device=self.device)[:, None]
+
     @torch.no_grad()
     def decode(
         self, latent: Latent, templates: list[ResidueChain], centre: torch.Tensor | None = None, keep_missing: bool = False
@@ -81,9 +89,7 @@ class ProteinAutoencoder:
 
         ``keep_missing``: atoms the template lacks stay out where the residue type is recovered (the
         decoder was never taught where absent atoms go, so it does not invent them)."""
-        length = latent.mask.shape[1] * self.compression
-        mask = torch.arange(length, device=self.device)[None] < torch.tensor([len(t) for t in templates], device=self.device)[:, None]
-        decoded = self.model.decode(latent, mask)
+        decoded = self.model.decode(latent, self._residue_mask(latent, templates))
         aatype = decoded.logits.argmax(-1)
         coords = decoded.coords(aatype).cpu()
         if centre is not None:
@@ -102,19 +108,22 @@ class ProteinAutoencoder:
         latent, centre = self.encode(chains)
         return self.decode(latent, chains, centre, keep_missing=True)
 
-    def interpolate(self, start: list[ResidueChain], end: list[ResidueChain], frames: int) -> list[list[ResidueChain]]:
-        """``frames`` structures along the straight line between the latents of two conformations of the same
-        chains (already superposed), decoded in the start's frame; frame 0 and the last are the reconstructions."""
+    def interpolate(
+        self, start: list[ResidueChain], end: list[ResidueChain], frames: int, path: str = "geodesic",
+        refinement: Refinement = Refinement(), on_frame: Callable[[], None] | None = None,
+    ) -> list[list[ResidueChain]]:
+        """``frames`` structures along a latent path (:mod:`gen3d.samplers.latent_paths`) between two conformations
+        of the same chains (already superposed), each latent sterically refined (:mod:`gen3d.samplers.latent_refinement`;
+        ``refinement.steps = 0`` decodes the path as it is), decoded in the start's frame."""
         n = len(start)
         latent, centre = self.encode(start + end)
+        ends = [Latent(latent.positions[s], latent.features[s], latent.mask[s]) for s in (slice(0, n), slice(n, None))]
         templates = [replace(s, mask=s.mask & e.mask) for s, e in zip(start, end)]
-        weights = torch.linspace(0, 1, frames, device=self.device)
         out = []
-        for w in weights:
-            mix = Latent(
-                (1 - w) * latent.positions[:n] + w * latent.positions[n:],
-                (1 - w) * latent.features[:n] + w * latent.features[n:],
-                latent.mask[:n],
-            )
-            out.append(self.decode(mix, templates, (1 - w.cpu()) * centre[:n] + w.cpu() * centre[n:], keep_missing=True))
+        for k, mix in enumerate(latent_path(*ends, frames, self.model.config.irreps_latent, path)):
+            w = k / max(frames - 1, 1)
+            mix = refine_latent(self.model, mix, self._residue_mask(mix, templates), refinement)
+            out.append(self.decode(mix, templates, (1 - w) * centre[:n] + w * centre[n:], keep_missing=True))
+            if on_frame:
+                on_frame()
         return out
