@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 import torch
 from e3nn import o3
 
@@ -15,6 +18,8 @@ from gen3d.samplers.ophiuchus import batch_chains
 from tests.protein_fixtures import TINY_AE, dssp_chain
 
 TOL = 1e-6  # float64 equivariance tolerance (Å and feature units)
+WITH_READOUT = replace(TINY_AE, type_readout_kernel=3, type_readout_width=16, type_readout_layers=2)
+CONFIGS = pytest.mark.parametrize("config", [TINY_AE, WITH_READOUT], ids=["linear-types", "type-readout"])
 
 
 def _chain(name: str = "4gcnA"):
@@ -51,9 +56,9 @@ def test_features_rotate_with_the_input():
     assert torch.allclose(a @ IRREPS_IN.D_from_matrix(rot).T, b, atol=TOL)
 
 
-def _model():
+def _model(config=TINY_AE):
     torch.manual_seed(0)
-    return Ophiuchus(TINY_AE).double().eval()
+    return Ophiuchus(config).double().eval()
 
 
 def _batch(chain):
@@ -61,8 +66,9 @@ def _batch(chain):
     return batch.aatype, batch.coords.double(), batch.atom_mask, batch.mask
 
 
-def test_latent_and_decoded_atoms_are_so3_equivariant_and_translation_equivariant():
-    model = _model()
+@CONFIGS
+def test_latent_and_decoded_atoms_are_so3_equivariant_and_translation_equivariant(config):
+    model = _model(config)
     chain = _chain()
     aatype, coords, atom_mask, mask = _batch(chain)
     rot, shift = o3.rand_matrix(dtype=torch.float64), torch.tensor([3.0, -7.0, 11.0], dtype=torch.float64)
@@ -82,8 +88,9 @@ def test_latent_and_decoded_atoms_are_so3_equivariant_and_translation_equivarian
         assert torch.allclose(matched * present[..., None], xb * present[..., None], atol=1e-5)
 
 
-def test_padding_does_not_change_real_residues():
-    model = _model()
+@CONFIGS
+def test_padding_does_not_change_real_residues(config):
+    model = _model(config)
     chain = _chain()
     n = len(chain)
     short = batch_chains([chain], model.padded_length(n))

@@ -113,3 +113,55 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.count("ok") == 2
+
+
+def _readout_config(tmp_path: Path, ae: Path, steps: int) -> dict:
+    from gen3d.train.config import load_config
+
+    path = tmp_path / "readout.toml"
+    path.write_text(textwrap.dedent(f"""
+        kind = "type-readout"
+        name = "tiny-readout"
+        autoencoder = "{ae}"
+        [readout]
+        kernel = 3
+        width = 16
+        layers = 2
+        dropout = 0.1
+        [train]
+        steps = {steps}
+        batch_size = 2
+        warmup = 1
+        log_every = 1
+        validate_every = 2
+        save_every_s = 0
+        num_workers = 0
+        [data]
+        dataset = "{tmp_path / 'toy.npz'}"
+        window = 24
+        train_windows = 8
+        valid_windows = 4
+    """))
+    return load_config(path)
+
+
+def test_type_readout_resumes_exactly_and_exports_the_frozen_trunk_with_it(tmp_path):
+    from gen3d.checkpoints import load_checkpoint
+    from gen3d.train.ophiuchus_readout import train_type_readout
+
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    ae = tiny_autoencoder(tmp_path / "ae")
+    cpu = torch.device("cpu")
+    train_type_readout(_readout_config(tmp_path, ae, 4), tmp_path / "straight", cpu, echo=None)
+    train_type_readout(_readout_config(tmp_path, ae, 2), tmp_path / "split", cpu, echo=None)
+    info = train_type_readout(_readout_config(tmp_path, ae, 4), tmp_path / "split", cpu, echo=None)
+    assert info["step"] == 4 and 0 <= info["validation"]["valid_recovery"] <= 1
+    a = torch.load(tmp_path / "straight" / "state.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "split" / "state.pt", weights_only=True)["model"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    trunk, _ = load_checkpoint(ae, "ophiuchus")
+    exported, card = load_checkpoint(tmp_path / "split" / "export", "ophiuchus")
+    assert all(torch.equal(trunk[k], exported[k]) for k in trunk)
+    assert card["config"]["type_readout_kernel"] == 3 and card["metrics"] is None
+    auto = ProteinAutoencoder.from_checkpoint(str(tmp_path / "split" / "export"))
+    assert auto.model.type_readout is not None

@@ -119,14 +119,14 @@ def train(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema)
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, wall, info = 0, 0.0, {}
+    step, wall, info, rng_state = 0, 0.0, {}, None
     state_path = out_dir / STATE_FILE
     if state_path.exists():
         state = load_state(state_path)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
+        rng_state = state["torch_rng"]
         step, wall, info = state["step"], state["wall_time_s"], state.get("info", {})
         if echo and rank == 0:
             echo(f"resumed from step {step}")
@@ -136,6 +136,9 @@ def train(
         batch_size=None, shuffle=False, num_workers=cfg.num_workers,
         prefetch_factor=4 if cfg.num_workers else None, persistent_workers=False,
     )
+    batches = iter(data)  # draws a seed from the global RNG: restore the saved state after it (dropout resumes exactly)
+    if rng_state is not None:
+        torch.set_rng_state(rng_state)
     t0, last_save, sums, count = time.time(), time.time(), {}, 0
 
     def checkpoint() -> None:
@@ -150,7 +153,7 @@ def train(
                 on_save(ema.module, {**info, "step": step, "wall_time_s": wall + time.time() - t0, "world_size": world})
         last_save = time.time()
 
-    for batch in data:
+    for batch in batches:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         losses = task.loss(net, batch.to(device))

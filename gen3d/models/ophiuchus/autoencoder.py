@@ -16,6 +16,7 @@ from torch import nn
 
 from gen3d.models.ophiuchus.config import OphiuchusConfig
 from gen3d.models.ophiuchus.features import IRREPS_IN, IRREPS_OUT, decode_residues, encode_residues
+from gen3d.models.ophiuchus.type_readout import TypeReadout
 from gen3d.nn.coarsening import SequenceCoarsening, SequenceRefinement
 from gen3d.nn.light_interaction import LightInteractionBlock
 from gen3d.nn.norm import EquivariantRMSNorm
@@ -97,6 +98,10 @@ class Ophiuchus(nn.Module):
         self.head = o3.Linear(width[0], IRREPS_OUT)
         self.enc_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
         self.dec_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
+        self.type_readout = (
+            TypeReadout(width[0], cfg.type_readout_width, cfg.type_readout_kernel, cfg.type_readout_layers)
+            if cfg.type_readout_kernel > 0 else None
+        )
 
     @property
     def compression(self) -> int:
@@ -118,6 +123,12 @@ class Ophiuchus(nn.Module):
 
     def decode(self, latent: Latent, mask: torch.Tensor | None = None) -> Decoded:
         """Residues from a latent; ``mask`` (B, N) marks the residues wanted (default: all children of real nodes)."""
+        ca, hidden, out, mask = self.decode_features(latent, mask)
+        logits = out[..., :20] if self.type_readout is None else self.type_readout.from_decoder(hidden, out, mask)
+        return Decoded(logits, ca, out)
+
+    def decode_features(self, latent: Latent, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """Residue-level decoder state: Cα (B, N, 3), last hidden features, head output and residue mask (B, N)."""
         cfg = self.config
         x, h, node_mask = latent.positions, self.from_latent(latent.features), latent.mask
         masks = [node_mask]
@@ -131,8 +142,7 @@ class Ophiuchus(nn.Module):
             m = masks[step + 1]
             h = h * m[..., None]
             h = self.dec_norm[level](h + self.dec_conv[level](x, h, m))
-        out = self.head(h)
-        return Decoded(out[..., :20], x, out)
+        return x, h, self.head(h), masks[-1]
 
     def forward(self, aatype, coords, atom_mask, mask) -> Decoded:
         return self.decode(self.encode(aatype, coords, atom_mask, mask), mask)

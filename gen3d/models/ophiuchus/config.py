@@ -24,6 +24,9 @@ class OphiuchusConfig:
     num_basis: int = 8
     cutoff: float = 12.0  # Å at the residue level; level l uses cutoff * stride ** (l / 2)
     radial_hidden: int = 32
+    type_readout_kernel: int = 0  # > 0: residue types from a TypeReadout with this sequence kernel, not the linear head
+    type_readout_width: int = 256
+    type_readout_layers: int = 3
 
     @property
     def compression(self) -> int:

@@ -41,7 +41,7 @@ def _quadratic_forms() -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=None)
-def _dual_forms() -> torch.Tensor:
+def dual_forms() -> torch.Tensor:
     """``(5, 3, 3)`` B_m with sum_m Y2_m(d) B_m = dd^T - |d|^2 I / 3."""
     forms = _quadratic_forms()
     gram = torch.einsum("mij,nij->mn", forms, forms)
@@ -95,7 +95,7 @@ def pair_differences(y2: torch.Tensor) -> torch.Tensor:
     """d (up to sign) from its l=2 signal ``(..., 5)``: the principal axis of the traceless matrix it encodes,
     with |d|^2 = 1.5 x its top eigenvalue (exact for dd^T - |d|^2 I / 3). The axis comes from ``eigh``
     without gradient, then one power-iteration step carries the gradient (eigh's own is singular here)."""
-    matrix = torch.einsum("...m,mij->...ij", torch.nan_to_num(y2), _dual_forms().to(y2))
+    matrix = torch.einsum("...m,mij->...ij", torch.nan_to_num(y2), dual_forms().to(y2))
     with torch.no_grad():
         axis = torch.linalg.eigh(matrix)[1][..., -1]
     shift = matrix.flatten(-2).norm(dim=-1).clamp(min=1e-8)[..., None, None]

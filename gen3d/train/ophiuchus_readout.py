@@ -1,0 +1,144 @@
+"""Fit a residue-type readout on a frozen Ophiuchus autoencoder and export the autoencoder with it.
+
+The trunk (encoder, latent, decoder geometry) is not touched, so latents, Cα and atoms stay
+bit-identical; only the residue types the decoder reports change. The frozen decoder's features
+of fixed random windows are computed once (a pure function of the seed), so a resumed run
+rebuilds the same cache and continues from the saved readout, optimiser and RNG state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gen3d.checkpoints import load_model, read_card, resolve, save_checkpoint, sha256_of
+from gen3d.data.protein_batches import collate_windows, random_windows
+from gen3d.data.protein_corpus import FragmentSet, load_fragments
+from gen3d.models.ophiuchus.autoencoder import Ophiuchus
+from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
+from gen3d.models.ophiuchus.type_readout import TypeReadout
+from gen3d.train.config import ConfigError, split_config
+from gen3d.train.loop import TrainConfig, train, training_card
+
+READOUT_KEYS = ("kernel", "width", "layers", "dropout")
+CACHE_BATCH = 16
+
+
+@dataclass
+class ReadoutBatch:
+    """Cached invariants (B, N, D), true types (B, N) and residue mask (B, N)."""
+
+    invariants: torch.Tensor
+    aatype: torch.Tensor
+    mask: torch.Tensor
+
+    def to(self, device: torch.device | str) -> "ReadoutBatch":
+        return ReadoutBatch(self.invariants.to(device), self.aatype.to(device), self.mask.to(device))
+
+
+@torch.no_grad()
+def cached_invariants(
+    model: Ophiuchus, readout: TypeReadout, data: FragmentSet, segments: np.ndarray, count: int, window: int, seed: int
+) -> ReadoutBatch:
+    """Readout inputs of ``count`` random windows of ``segments``, decoded by the frozen ``model`` (stored as float16)."""
+    rng = np.random.default_rng(seed)
+    windows = random_windows(data, segments, count, window, rng)
+    length = model.padded_length(window)
+    parts = []
+    for k in range(0, count, CACHE_BATCH):
+        batch = collate_windows(data, windows[k : k + CACHE_BATCH], length)
+        latent = model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
+        _, hidden, out, _ = model.decode_features(latent, batch.mask)
+        parts.append((readout.invariants(hidden, out).half(), batch.aatype, batch.mask))
+    return ReadoutBatch(*(torch.cat(column) for column in zip(*parts)))
+
+
+class ReadoutTask:
+    """Batches of cached decoder invariants; cross-entropy of the readout; validation recovery on held-out windows."""
+
+    def __init__(self, autoencoder: Ophiuchus, data: FragmentSet, settings: dict, data_cfg: dict, seed: int) -> None:
+        torch.manual_seed(seed)
+        autoencoder.eval()
+        cfg = autoencoder.config
+        self.model = TypeReadout(cfg.irreps_at(0), settings["width"], settings["kernel"], settings["layers"], settings["dropout"])
+        window = int(data_cfg.get("window", 64))
+        train_ids, valid_ids = data.indices("train", min_length=16), data.indices("valid", min_length=16)
+        self.train_set = cached_invariants(autoencoder, self.model, data, train_ids, int(data_cfg.get("train_windows", 16000)), window, seed)
+        self.valid_set = cached_invariants(autoencoder, self.model, data, valid_ids, int(data_cfg.get("valid_windows", 2000)), window, seed + 1)
+        rows = self.train_set.invariants[self.train_set.mask].float()
+        self.model.set_standardisation(rows)
+
+    def batch(self, rank: int, step: int, seed: int, batch_size: int) -> ReadoutBatch:
+        rng = np.random.default_rng([seed, rank, step])
+        idx = torch.from_numpy(rng.integers(0, len(self.train_set.aatype), batch_size))
+        return ReadoutBatch(self.train_set.invariants[idx], self.train_set.aatype[idx], self.train_set.mask[idx])
+
+    def loss(self, model: torch.nn.Module, batch: ReadoutBatch) -> dict[str, torch.Tensor]:
+        logits = model(batch.invariants.float(), batch.mask)[batch.mask]
+        truth = batch.aatype[batch.mask]
+        with torch.no_grad():
+            recovery = (logits.argmax(-1) == truth).float().mean()
+        return {"loss": F.cross_entropy(logits, truth), "recovery": recovery}
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        model.eval()
+        ce, hits, total = 0.0, 0, 0
+        for k in range(0, len(self.valid_set.aatype), 256):
+            b = ReadoutBatch(*(t[k : k + 256] for t in (self.valid_set.invariants, self.valid_set.aatype, self.valid_set.mask))).to(device)
+            logits, truth = model(b.invariants.float(), b.mask)[b.mask], b.aatype[b.mask]
+            ce += float(F.cross_entropy(logits, truth, reduction="sum"))
+            hits += int((logits.argmax(-1) == truth).sum())
+            total += int(truth.numel())
+        model.train()
+        return {"valid_type": ce / max(total, 1), "valid_recovery": hits / max(total, 1)}
+
+
+def readout_settings(config: dict) -> dict:
+    """The ``[readout]`` section with defaults; unknown keys are a ConfigError."""
+    values = {"kernel": 3, "width": 256, "layers": 3, "dropout": 0.3, **config.get("readout", {})}
+    unknown = set(values) - set(READOUT_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown readout keys: {sorted(unknown)} (known: {list(READOUT_KEYS)})")
+    if int(values["kernel"]) < 1 or int(values["kernel"]) % 2 == 0:
+        raise ConfigError("readout.kernel must be a positive odd number")
+    return {"kernel": int(values["kernel"]), "width": int(values["width"]), "layers": int(values["layers"]),
+            "dropout": float(values["dropout"])}
+
+
+def train_type_readout(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
+    """Fit (or resume) the readout; exports ``export/`` = the autoencoder's weights plus the readout, on every save."""
+    if "autoencoder" not in config:
+        raise ConfigError("a type-readout config needs autoencoder = NAME or folder")
+    source = resolve(str(config["autoencoder"]))
+    autoencoder, ae_card = load_model(source, "ophiuchus", VERSION, lambda c: Ophiuchus(OphiuchusConfig.from_dict(c)))
+    if autoencoder.type_readout is not None:
+        raise ConfigError(f"{config['autoencoder']}: already has a type readout")
+    settings = readout_settings(config)
+    _, train_cfg, data_cfg = split_config(config, lambda _: None, required_data=("dataset",))
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
+    task = ReadoutTask(autoencoder, load_fragments(data_cfg["dataset"]), settings, data_cfg, train_cfg.seed)
+    export_cfg = replace(autoencoder.config, type_readout_kernel=settings["kernel"], type_readout_width=settings["width"],
+                         type_readout_layers=settings["layers"])
+    trunk = autoencoder.state_dict()
+
+    def export(ema_model: torch.nn.Module, info: dict) -> None:
+        state = {**trunk, **{f"type_readout.{k}": v for k, v in ema_model.state_dict().items()}}
+        card = {k: v for k, v in read_card(source).items() if k not in ("sha256", "metrics")}
+        card["name"] = str(config.get("name", ae_card.get("name")))
+        card["config"] = export_cfg.to_dict()
+        card["type_readout"] = {
+            "trunk_sha256": sha256_of(source / "model.safetensors"),
+            "settings": settings,
+            "windows": {"train": len(task.train_set.aatype), "valid": len(task.valid_set.aatype)},
+            "training": training_card(train_cfg, info, str(device), windows_seen=(info.get("step") or 0) * train_cfg.batch_size),
+        }
+        card["metrics"] = None
+        save_checkpoint(out_dir / "export", state, card)
+
+    return train(task, train_cfg, out_dir, device, echo=echo, on_save=export, on_step=on_step)
