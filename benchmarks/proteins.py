@@ -6,7 +6,9 @@ CPU peak (max RSS) belongs to it alone; on CUDA the peak is ``torch.cuda.max_mem
 Structures are synthetic: real chains from the MDAnalysisTests package tiled to the wanted length
 (encode cost depends on length and neighbour count, not on the fold).
 
-    python benchmarks/proteins.py [--devices cpu cuda] [--what reconstruct sample encode]
+    python benchmarks/proteins.py [--devices cpu cuda] [--what reconstruct sample interpolate encode]
+
+``interpolate`` lines give frames per second (214 residues, geodesic path, 20 refinement steps per frame).
 """
 
 from __future__ import annotations
@@ -83,6 +85,26 @@ def sample(device: str, batch: int, checkpoint: str) -> dict:
     return {"items_per_s": n / (time.perf_counter() - start), "peak_mib": _peak(device)}
 
 
+def interpolate(device: str, frames: int, checkpoint: str) -> dict:
+    """Frames per second of a 214-residue latent path with the default geodesic path and steric refinement."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from gen3d.samplers.ophiuchus import ProteinAutoencoder
+
+    auto = ProteinAutoencoder.from_checkpoint(checkpoint, device)
+    start = _chain(214)
+    shift = np.random.default_rng(0).normal(0, 1.0, start.coords.shape).astype(np.float32) * start.mask[..., None]
+    end = replace(start, coords=start.coords + shift)
+    auto.interpolate([start], [end], 2)
+    _sync(device)
+    t0 = time.perf_counter()
+    auto.interpolate([start], [end], frames)
+    _sync(device)
+    return {"items_per_s": frames / (time.perf_counter() - t0), "peak_mib": _peak(device)}
+
+
 def encode(device: str, length: int, checkpoint: str) -> dict:
     from gen3d.samplers.ophiuchus import ProteinAutoencoder
 
@@ -101,7 +123,7 @@ def encode(device: str, length: int, checkpoint: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, plus cuda when available")
-    parser.add_argument("--what", nargs="+", default=["reconstruct", "sample", "encode"])
+    parser.add_argument("--what", nargs="+", default=["reconstruct", "sample", "interpolate", "encode"])
     parser.add_argument("--autoencoder", default="ophiuchus-pdb-x2")
     parser.add_argument("--denoiser", default="ophiuchus-miniproteins")
     parser.add_argument("--encode-checkpoints", nargs="+", default=["ophiuchus-pdb-x2", "ophiuchus-pdb-x8"])
@@ -113,7 +135,8 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         what, device, size, ckpt = args.child
-        print(json.dumps({"reconstruct": reconstruct, "sample": sample, "encode": encode}[what](device, int(size), ckpt)))
+        jobs = {"reconstruct": reconstruct, "sample": sample, "interpolate": interpolate, "encode": encode}
+        print(json.dumps(jobs[what](device, int(size), ckpt)))
         return
     import torch
 
@@ -125,6 +148,8 @@ def main() -> None:
             jobs += [("reconstruct", b, args.autoencoder) for b in (1, 16)]
         if "sample" in args.what:
             jobs += [("sample", b, args.denoiser) for b in (1, 16)]
+        if "interpolate" in args.what:
+            jobs += [("interpolate", 20, args.autoencoder)]
         if "encode" in args.what:
             jobs += [("encode", n, c) for c in args.encode_checkpoints for n in (64, 128, 256, 512, 1024)]
         for what, size, ckpt in jobs:

@@ -122,7 +122,6 @@ def _readout_config(tmp_path: Path, ae: Path, steps: int) -> dict:
     path.write_text(textwrap.dedent(f"""
         kind = "type-readout"
         name = "tiny-readout"
-        autoencoder = "{ae}"
         [readout]
         kernel = 3
         width = 16
@@ -138,7 +137,9 @@ def _readout_config(tmp_path: Path, ae: Path, steps: int) -> dict:
         num_workers = 0
         [data]
         dataset = "{tmp_path / 'toy.npz'}"
+        autoencoder = "{ae}"
         window = 24
+        min_window = 16
         train_windows = 8
         valid_windows = 4
     """))
@@ -165,3 +166,7 @@ def test_type_readout_resumes_exactly_and_exports_the_frozen_trunk_with_it(tmp_p
     assert card["config"]["type_readout_kernel"] == 3 and card["metrics"] is None
     auto = ProteinAutoencoder.from_checkpoint(str(tmp_path / "split" / "export"))
     assert auto.model.type_readout is not None
+    # refitting on an export replaces its readout; the trunk stays the same
+    train_type_readout(_readout_config(tmp_path, tmp_path / "split" / "export", 1), tmp_path / "refit", cpu, echo=None)
+    refit, _ = load_checkpoint(tmp_path / "refit" / "export", "ophiuchus")
+    assert set(refit) == set(exported) and all(torch.equal(trunk[k], refit[k]) for k in trunk)

@@ -42,11 +42,18 @@ class ReadoutBatch:
 
 @torch.no_grad()
 def cached_invariants(
-    model: Ophiuchus, readout: TypeReadout, data: FragmentSet, segments: np.ndarray, count: int, window: int, seed: int
+    model: Ophiuchus, readout: TypeReadout, data: FragmentSet, segments: np.ndarray, count: int, window: int, seed: int,
+    min_window: int | None = None,
 ) -> ReadoutBatch:
-    """Readout inputs of ``count`` random windows of ``segments``, decoded by the frozen ``model`` (stored as float16)."""
+    """Readout inputs of ``count`` random windows of ``segments`` (``min_window`` to ``window`` residues; whole segments
+    where shorter), decoded by the frozen ``model`` and stored as float16."""
+    min_window = window if min_window is None else min_window
     rng = np.random.default_rng(seed)
     windows = random_windows(data, segments, count, window, rng)
+    if min_window < window:  # crops of random length: the trunk's features change with the chain length it sees
+        sizes = rng.integers(min_window, window + 1, size=count)
+        windows = [(seg, start + int(rng.integers(0, size - min(size, n) + 1)), min(size, n))
+                   for (seg, start, size), n in zip(windows, sizes)]
     length = model.padded_length(window)
     parts = []
     for k in range(0, count, CACHE_BATCH):
@@ -67,7 +74,10 @@ class ReadoutTask:
         self.model = TypeReadout(cfg.irreps_at(0), settings["width"], settings["kernel"], settings["layers"], settings["dropout"])
         window = int(data_cfg.get("window", 64))
         train_ids, valid_ids = data.indices("train", min_length=16), data.indices("valid", min_length=16)
-        self.train_set = cached_invariants(autoencoder, self.model, data, train_ids, int(data_cfg.get("train_windows", 16000)), window, seed)
+        crop = int(data_cfg.get("min_window", window))
+        self.train_set = cached_invariants(
+            autoencoder, self.model, data, train_ids, int(data_cfg.get("train_windows", 16000)), window, seed, crop
+        )
         self.valid_set = cached_invariants(autoencoder, self.model, data, valid_ids, int(data_cfg.get("valid_windows", 2000)), window, seed + 1)
         rows = self.train_set.invariants[self.train_set.mask].float()
         self.model.set_standardisation(rows)
@@ -110,16 +120,22 @@ def readout_settings(config: dict) -> dict:
             "dropout": float(values["dropout"])}
 
 
+def _trunk(model: Ophiuchus) -> Ophiuchus:
+    """The autoencoder without a type readout (a readout it already has is refitted, not stacked)."""
+    if model.type_readout is None:
+        return model
+    trunk = Ophiuchus(replace(model.config, type_readout_kernel=0))
+    trunk.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("type_readout.")})
+    return trunk
+
+
 def train_type_readout(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
     """Fit (or resume) the readout; exports ``export/`` = the autoencoder's weights plus the readout, on every save."""
-    if "autoencoder" not in config:
-        raise ConfigError("a type-readout config needs autoencoder = NAME or folder")
-    source = resolve(str(config["autoencoder"]))
+    _, train_cfg, data_cfg = split_config(config, lambda _: None, required_data=("dataset", "autoencoder"))
+    source = resolve(str(data_cfg["autoencoder"]))
     autoencoder, ae_card = load_model(source, "ophiuchus", VERSION, lambda c: Ophiuchus(OphiuchusConfig.from_dict(c)))
-    if autoencoder.type_readout is not None:
-        raise ConfigError(f"{config['autoencoder']}: already has a type readout")
+    autoencoder = _trunk(autoencoder)
     settings = readout_settings(config)
-    _, train_cfg, data_cfg = split_config(config, lambda _: None, required_data=("dataset",))
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
     task = ReadoutTask(autoencoder, load_fragments(data_cfg["dataset"]), settings, data_cfg, train_cfg.seed)
@@ -133,7 +149,7 @@ def train_type_readout(config: dict, out_dir: Path, device: torch.device, echo=p
         card["name"] = str(config.get("name", ae_card.get("name")))
         card["config"] = export_cfg.to_dict()
         card["type_readout"] = {
-            "trunk_sha256": sha256_of(source / "model.safetensors"),
+            "fitted_on_sha256": sha256_of(source / "model.safetensors"),
             "settings": settings,
             "windows": {"train": len(task.train_set.aatype), "valid": len(task.valid_set.aatype)},
             "training": training_card(train_cfg, info, str(device), windows_seen=(info.get("step") or 0) * train_cfg.batch_size),
