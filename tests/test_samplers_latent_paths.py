@@ -107,3 +107,17 @@ def test_refinement_lowers_the_overlap_of_a_random_network_and_zero_steps_is_ide
     after = energy(refine_latent(model, latent, batch.mask, Refinement(steps=15)))
     assert before > 0 and after < 0.5 * before
     assert np.isfinite(after)
+
+
+def test_refining_a_batch_gives_what_each_structure_gets_alone():
+    torch.manual_seed(0)
+    model = Ophiuchus(TINY_AE).double().eval()
+    a, b = _latents(1, nodes=8), _latents(2, nodes=8)
+    both = Latent(*(torch.cat([getattr(a[0], k), getattr(b[1], k)]) for k in ("positions", "features", "mask")))
+    mask = torch.ones(2, 8 * model.compression, dtype=torch.bool)
+    settings = Refinement(steps=5)
+    together = refine_latent(model, both, mask, settings)
+    alone = [refine_latent(model, x, mask[:1], settings) for x in (a[0], b[1])]
+    assert not torch.allclose(together.features, both.features)  # the refinement did move them
+    assert torch.allclose(together.features, torch.cat([x.features for x in alone]), atol=1e-8)
+    assert torch.allclose(together.positions, torch.cat([x.positions for x in alone]), atol=1e-8)

@@ -114,16 +114,19 @@ class ProteinAutoencoder:
     ) -> list[list[ResidueChain]]:
         """``frames`` structures along a latent path (:mod:`gen3d.samplers.latent_paths`) between two conformations
         of the same chains (already superposed), each latent sterically refined (:mod:`gen3d.samplers.latent_refinement`;
-        ``refinement.steps = 0`` decodes the path as it is), decoded in the start's frame."""
+        ``refinement.steps = 0`` decodes the path as it is), decoded in the start's frame. All frames run as one batch."""
         n = len(start)
         latent, centre = self.encode(start + end)
         ends = [Latent(latent.positions[s], latent.features[s], latent.mask[s]) for s in (slice(0, n), slice(n, None))]
-        templates = [replace(s, mask=s.mask & e.mask) for s, e in zip(start, end)]
-        out = []
-        for k, mix in enumerate(latent_path(*ends, frames, self.model.config.irreps_latent, path)):
-            w = k / max(frames - 1, 1)
-            mix = refine_latent(self.model, mix, self._residue_mask(mix, templates), refinement)
-            out.append(self.decode(mix, templates, (1 - w) * centre[:n] + w * centre[n:], keep_missing=True))
+        templates = [replace(s, mask=s.mask & e.mask) for s, e in zip(start, end)] * frames
+        steps = latent_path(*ends, frames, self.model.config.irreps_latent, path)
+        batch = Latent(*(torch.cat([getattr(l, k) for l in steps]) for k in ("positions", "features", "mask")))
+        batch = refine_latent(self.model, batch, self._residue_mask(batch, templates), refinement)  # all frames at once
+        weights = torch.linspace(0, 1, frames)[:, None, None]
+        centres = ((1 - weights) * centre[:n] + weights * centre[n:]).reshape(frames * n, 3)
+        chains = self.decode(batch, templates, centres, keep_missing=True)
+        out = [chains[k * n : (k + 1) * n] for k in range(frames)]
+        for _ in out:
             if on_frame:
                 on_frame()
         return out
