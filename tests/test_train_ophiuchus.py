@@ -48,32 +48,44 @@ def test_validation_and_export(tmp_path):
     assert auto.compression == TINY_AE.compression and card["training"]["loss_weights"]["type"] == 2.0
 
 
-def test_latent_ddpm_trains_on_encoded_chains(tmp_path):
-    from gen3d.train.config import load_config
-    from gen3d.train.latent_diffusion import train_latent_diffusion
-
-    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
-    ae = tiny_autoencoder(tmp_path / "ae")
-    cfg_path = tmp_path / "ddpm.toml"
-    cfg_path.write_text(textwrap.dedent(f"""
-        kind = "latent-ddpm"
-        [model.denoiser]
-        latent_irreps = "{TINY_AE.irreps_latent}"
-        irreps_hidden = "8x0e + 4x1o + 2x2e"
-        num_layers = 1
+def _tiny_config(tmp_path: Path, ae: Path, name: str, head: str, data: str, steps: int = 2) -> Path:
+    """A config file for a tiny run on ``tmp_path/toy.npz`` over the autoencoder ``ae``: ``head`` (kind and model
+    sections), the shared [train] settings, then ``data`` lines of the [data] section."""
+    shared = textwrap.dedent(f"""
         [train]
-        steps = 2
+        steps = {steps}
         batch_size = 2
+        warmup = 1
+        log_every = 1
         validate_every = 2
         save_every_s = 0
         num_workers = 0
         [data]
         dataset = "{tmp_path / 'toy.npz'}"
         autoencoder = "{ae}"
+    """)
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(head) + shared + textwrap.dedent(data))
+    return path
+
+
+def test_latent_ddpm_trains_on_encoded_chains(tmp_path):
+    from gen3d.train.config import load_config
+    from gen3d.train.latent_diffusion import train_latent_diffusion
+
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    ae = tiny_autoencoder(tmp_path / "ae")
+    cfg_path = _tiny_config(tmp_path, ae, "ddpm.toml", f"""
+        kind = "latent-ddpm"
+        [model.denoiser]
+        latent_irreps = "{TINY_AE.irreps_latent}"
+        irreps_hidden = "8x0e + 4x1o + 2x2e"
+        num_layers = 1
+    """, """
         lengths = [100, 130]
         windows = 4
         whole_fraction = 0.5
-    """))
+    """)
     info = train_latent_diffusion(load_config(cfg_path), tmp_path / "run", torch.device("cpu"), echo=None)
     assert info["step"] == 2 and "valid_loss" in info["validation"]
     from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler
@@ -118,8 +130,7 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
 def _readout_config(tmp_path: Path, ae: Path, steps: int) -> dict:
     from gen3d.train.config import load_config
 
-    path = tmp_path / "readout.toml"
-    path.write_text(textwrap.dedent(f"""
+    head = """
         kind = "type-readout"
         name = "tiny-readout"
         [readout]
@@ -127,23 +138,14 @@ def _readout_config(tmp_path: Path, ae: Path, steps: int) -> dict:
         width = 16
         layers = 2
         dropout = 0.1
-        [train]
-        steps = {steps}
-        batch_size = 2
-        warmup = 1
-        log_every = 1
-        validate_every = 2
-        save_every_s = 0
-        num_workers = 0
-        [data]
-        dataset = "{tmp_path / 'toy.npz'}"
-        autoencoder = "{ae}"
+    """
+    data = """
         window = 24
         min_window = 16
         train_windows = 8
         valid_windows = 4
-    """))
-    return load_config(path)
+    """
+    return load_config(_tiny_config(tmp_path, ae, "readout.toml", head, data, steps))
 
 
 def test_type_readout_resumes_exactly_and_exports_the_frozen_trunk_with_it(tmp_path):

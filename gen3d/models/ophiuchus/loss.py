@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from gen3d.models.ophiuchus.autoencoder import Decoded
 from gen3d.models.ophiuchus.features import resolve_swaps
+from gen3d.models.ophiuchus.sterics import gather_residues, near_residues
 
 CLASH_DISTANCE = 3.0  # Å; heavy atoms of residues >= 2 apart closer than this (and than in truth) clash
 CLASH_NEIGHBORS = 8
@@ -49,18 +50,12 @@ def backbone_loss(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, c
 def clash_loss(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Squared overlap below CLASH_DISTANCE (or the true distance, if shorter) for atoms of spatially
     close residues at least two apart in sequence (neighbours by true Cα distance)."""
-    B, N = pred.shape[:2]
+    N = pred.shape[1]
     k = min(CLASH_NEIGHBORS, N - 1)
     if k < 1:
         return pred.sum() * 0
-    ca = truth[:, :, 1]
-    d = torch.cdist(ca, ca)
-    idx = torch.arange(N, device=pred.device)
-    near_seq = (idx[:, None] - idx[None, :]).abs() < 2
-    d = d.masked_fill(near_seq | ~(mask[:, :, None, 1] & mask[:, None, :, 1]), float("inf"))
-    value, nbr = d.topk(k, dim=-1, largest=False)  # (B, N, k)
-    ok = torch.isfinite(value)
-    gather = lambda x: x[torch.arange(B, device=x.device)[:, None, None], nbr]  # noqa: E731  (B, N, k, 14, ...)
+    nbr, ok = near_residues(truth[:, :, 1], mask[:, :, 1], k)  # (B, N, k)
+    gather = lambda x: gather_residues(x, nbr)  # noqa: E731  (B, N, k, 14, ...)
     pj, tj, mj = gather(pred), gather(truth), gather(mask)
     dp = (pred[:, :, None, :, None] - pj[:, :, :, None]).norm(dim=-1)  # (B, N, k, 14, 14)
     dt = (truth[:, :, None, :, None] - tj[:, :, :, None]).norm(dim=-1)
