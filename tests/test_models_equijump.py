@@ -106,3 +106,19 @@ def test_chirality_features_keep_rotations_and_tell_mirror_images_apart():
     assert net.chirality_features(tokens, x0, net.edges(x0, batch)).abs().max() > 1e-3
     b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
     assert (b_mirror - (-b)).abs().max() > 1e-4  # an enantiomer is a different input, not a reflected one
+
+
+def test_cross_product_messages_keep_rotations_and_tell_mirror_images_apart():
+    from dataclasses import replace
+
+    torch.manual_seed(5)
+    net = EquiJumpNet(replace(CONFIG, cross_products=True)).double()
+    tokens, residues, x0, xs, s, batch = _inputs()
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    R = o3.rand_matrix(dtype=torch.float64)
+    t = torch.randn(3, dtype=torch.float64)
+    b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
+    torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+    torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
+    assert (b_mirror - (-b)).abs().max() > 1e-4  # triple products see the handedness of x0 and xs

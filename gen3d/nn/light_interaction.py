@@ -7,6 +7,9 @@ For hidden irreps ``S x 0e + V x 1o + T x 2e`` and edge direction u (l=1) and Y2
     l=2      <- w5 * f_j + w6 * c_j Y2(u)
 where a..f are linear maps of the sender's features and w1..w6 come from an MLP of the edge's
 invariants. Each is an e3nn "uvu" path (0x0->0, 1x1->0, 1x0->1, 0x1->1, 2x0->2, 0x2->2).
+With ``cross=True`` vectors also receive w7 * (d_j x u): a pseudovector stored with the vectors,
+so later dot products form triple products. The block is then equivariant to rotations but not to
+reflections, which lets a network tell mirror images (an L from a D centre, a dihedral's sign) apart.
 """
 
 from __future__ import annotations
@@ -32,13 +35,17 @@ def channel_counts(irreps: o3.Irreps) -> tuple[int, int, int]:
 class LightInteractionBlock(nn.Module):
     """h_i' = gate(W_self h_i + W_out sum_j message(h_j, u_ij, |r_ij|)) (+ h_i when shapes agree)."""
 
-    def __init__(self, irreps: str | o3.Irreps, num_edge_features: int, radial_hidden: int = 32, avg_num_neighbors: float = 10.0) -> None:
+    def __init__(
+        self, irreps: str | o3.Irreps, num_edge_features: int, radial_hidden: int = 32, avg_num_neighbors: float = 10.0,
+        cross: bool = False,
+    ) -> None:
         super().__init__()
         self.irreps = o3.Irreps(irreps)
         S, V, T = self.counts = channel_counts(self.irreps)
+        self.cross = cross
         source = o3.Irreps(f"{S + V + T}x0e + {V + S}x1o + {T}x2e")
         self.linear_in = o3.Linear(self.irreps, source)
-        self.radial = FullyConnectedNet([num_edge_features, radial_hidden, 2 * (S + V + T)], torch.nn.functional.silu)
+        self.radial = FullyConnectedNet([num_edge_features, radial_hidden, 2 * (S + V + T) + cross * V], torch.nn.functional.silu)
         self.gate = gate_for(self.irreps)
         self.linear_out = o3.Linear(self.irreps, self.gate.irreps_in)
         self.self_connection = o3.Linear(self.irreps, self.gate.irreps_in)
@@ -54,9 +61,11 @@ class LightInteractionBlock(nn.Module):
         # torch.split, not slicing: the backward of a slice zero-fills a full-width gradient per slice
         a, b, c, d, e, f = torch.split(h, [S, V, T, 3 * V, 3 * S, 5 * T], dim=-1)
         d, e, f = d.reshape(-1, V, 3), e.reshape(-1, S, 3), f.reshape(-1, T, 5)
-        w1, w2, w3, w4, w5, w6 = torch.split(w, [S, S, V, V, T, T], dim=-1)
+        w1, w2, w3, w4, w5, w6, w7 = torch.split(w, [S, S, V, V, T, T, self.cross * V], dim=-1)
         m_s = w1 * a + w2 * (e * u[:, None]).sum(-1)
         m_v = w3[..., None] * d + (w4 * b)[..., None] * u[:, None]
+        if self.cross:
+            m_v = m_v + w7[..., None] * torch.linalg.cross(d, u[:, None].expand_as(d))
         m_t = w5[..., None] * f + (w6 * c)[..., None] * y2[:, None]
         messages = torch.cat([m_s, m_v.flatten(1), m_t.flatten(1)], -1)
         agg = scatter_sum(messages, dst, x.shape[0]) * self.norm

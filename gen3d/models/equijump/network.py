@@ -63,7 +63,7 @@ class EquiJumpNet(nn.Module):
         self.num_classes = 2 * config.max_separation + 1
         num_edge = 2 * config.num_basis + self.num_classes + 1
         self.blocks = nn.ModuleList(
-            LightInteractionBlock(hidden, num_edge, config.radial_hidden, avg_num_neighbors=20.0) for _ in range(config.layers)
+            LightInteractionBlock(hidden, num_edge, config.radial_hidden, avg_num_neighbors=20.0, cross=config.cross_products) for _ in range(config.layers)
         )
         self.head = o3.Linear(hidden, o3.Irreps("2x1o"))
 
