@@ -8,6 +8,7 @@ With ``chirality`` > 0 each atom also gets that many learned pseudoscalars v1 . 
 current-frame neighbourhood (v_k: sums of bond directions weighted by the neighbour's token and
 distance). They tell an L from a D centre, which parity-equivariant features cannot, so the
 network is equivariant to rotations only, as the dynamics of a chiral molecule requires.
+``cross_products`` does the same inside the message passing (pseudovector d x u messages).
 The head returns one vector per atom for the drift b (or, with the endpoint parameterisation,
 x1 - xs) and one for the denoiser eta.
 """
