@@ -20,15 +20,10 @@ import torch
 
 from gen3d.data.md_frames import load_trajectories
 from gen3d.metrics.dynamics_distributions import basin_populations, js_2d
-from gen3d.metrics.dynamics_observables import backbone_quads, dihedrals
+from gen3d.metrics.dynamics_observables import backbone_quads, phi_psi
 from gen3d.samplers.equijump import DynamicsSampler, JumpSettings
 
 RANGES = [(-180.0, 180.0), (-180.0, 180.0)]
-
-
-def phi_psi(frames: np.ndarray, quads) -> np.ndarray:
-    """(N, 2) first-residue phi/psi in degrees."""
-    return np.stack([dihedrals(frames, quads[0][:1])[:, 0], dihedrals(frames, quads[1][:1])[:, 0]], 1)
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from gen3d.metrics.dynamics_distributions import (
     basin_populations, fit_tica, histogram_ranges, js_1d, js_2d,
 )
 from gen3d.metrics.dynamics_observables import (
-    backbone_quads, bonded_pairs, ca_distances, chiral_centres, chirality_signs, dihedrals, fraction_native_contacts,
-    native_contact_pairs,
+    backbone_quads, bonded_pairs, ca_distances, chiral_centres, chirality_signs, fraction_native_contacts,
+    native_contact_pairs, phi_psi,
     physical_frames, radius_of_gyration, rmsd_to,
 )
 
@@ -39,11 +39,10 @@ def _check_same(model: MDTrajectories, reference: MDTrajectories) -> None:
 
 def _peptide_metrics(model: np.ndarray, reference: np.ndarray, quads: tuple[np.ndarray, np.ndarray]) -> tuple[dict, dict]:
     metrics, series = {}, {}
-    phi_q, psi_q = quads
-    for k in range(len(phi_q)):
-        tag = "" if len(phi_q) == 1 else f"_{k + 1}"
-        m = np.stack([dihedrals(model, phi_q[k : k + 1])[:, 0], dihedrals(model, psi_q[k : k + 1])[:, 0]], 1)
-        r = np.stack([dihedrals(reference, phi_q[k : k + 1])[:, 0], dihedrals(reference, psi_q[k : k + 1])[:, 0]], 1)
+    count = len(quads[0])
+    for k in range(count):
+        tag = "" if count == 1 else f"_{k + 1}"
+        m, r = phi_psi(model, quads, k), phi_psi(reference, quads, k)
         metrics[f"js_phi_psi{tag}"] = js_2d(m, r, RAMACHANDRAN_BINS, [(-180, 180), (-180, 180)])
         pm, pr = basin_populations(m[:, 0], m[:, 1]), basin_populations(r[:, 0], r[:, 1])
         for basin in pm:
@@ -58,7 +57,7 @@ def _run_spread(reference: MDTrajectories, quads: tuple[np.ndarray, np.ndarray])
     """How much independent reference runs disagree on the first residue's basins (the reference's own noise)."""
     if len(reference.trajectories) < 2:
         return {}
-    pops = [basin_populations(dihedrals(t, quads[0][:1])[:, 0], dihedrals(t, quads[1][:1])[:, 0]) for t in reference.trajectories]
+    pops = [basin_populations(*phi_psi(t, quads).T) for t in reference.trajectories]
     return {f"{b}_reference_run_spread": max(p[b] for p in pops) - min(p[b] for p in pops) for b in pops[0]}
 
 

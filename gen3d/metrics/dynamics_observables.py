@@ -26,6 +26,11 @@ def dihedrals(frames: np.ndarray, quads: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(y, x))
 
 
+def phi_psi(frames: np.ndarray, quads: tuple[np.ndarray, np.ndarray], residue: int = 0) -> np.ndarray:
+    """(T, 2) phi and psi in degrees of one residue, given ``backbone_quads``."""
+    return np.stack([dihedrals(frames, quads[0][residue : residue + 1])[:, 0], dihedrals(frames, quads[1][residue : residue + 1])[:, 0]], 1)
+
+
 def backbone_quads(topology: MDTopology) -> tuple[np.ndarray, np.ndarray]:
     """Atom quadruples of every defined phi (C-N-CA-C) and psi (N-CA-C-N) along the chain."""
     where = {(int(r), a): i for i, (r, a) in enumerate(zip(topology.residue_index, topology.atom_names))}
