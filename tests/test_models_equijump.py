@@ -122,3 +122,24 @@ def test_cross_product_messages_keep_rotations_and_tell_mirror_images_apart():
     torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
     b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
     assert (b_mirror - (-b)).abs().max() > 1e-4  # triple products see the handedness of x0 and xs
+
+
+def test_messages_that_see_both_atoms_keep_e3_equivariance_and_permutations():
+    from dataclasses import replace
+
+    torch.manual_seed(6)
+    net = EquiJumpNet(replace(CONFIG, message_scalars=4)).double()
+    tokens, residues, x0, xs, s, batch = _inputs()
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    for R in (o3.rand_matrix(dtype=torch.float64), -o3.rand_matrix(dtype=torch.float64)):  # proper and improper
+        t = torch.randn(3, dtype=torch.float64)
+        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
+        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    tokens, residues, x0, xs, s, batch = _inputs(B=1)
+    perm = torch.randperm(len(x0))
+    b, _ = net(tokens, residues, x0, xs, s, batch)
+    b2, _ = net(tokens[perm], residues[perm], x0[perm], xs[perm], s, batch)
+    torch.testing.assert_close(b2, b[perm], atol=1e-10, rtol=0)
+    plain = EquiJumpNet(CONFIG)
+    assert sum(p.numel() for p in net.parameters()) > sum(p.numel() for p in plain.parameters())  # the option is wired in

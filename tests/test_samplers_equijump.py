@@ -117,6 +117,21 @@ def test_checks_reject_mirror_images_and_stretched_bonds(ckpt, start):
     assert (checks.stats.proposals, checks.stats.rejected, checks.stats.inverted, checks.stats.broken) == (3, 2, 1, 1)
 
 
+def test_checks_keep_a_margin_so_a_written_frame_stays_physical(ckpt, start):
+    card = DynamicsSampler.from_checkpoint(str(ckpt)).card
+    x = torch.as_tensor(match_topology(start, card), dtype=torch.float64)[None]
+    checks = JumpChecks.for_start(x[0].numpy(), card["data"]["topology"])
+    i, j = (int(k) for k in checks.bonds[0])
+    proposals = []
+    for length in (1.005, 1.5, 1.995):  # inside the 1-2 Å limits; only 1.5 survives XTC's 0.01 Å rounding for sure
+        y = x.clone()
+        u = (y[0, j] - y[0, i]) / (y[0, j] - y[0, i]).norm()
+        y[0, j] = y[0, i] + length * u
+        proposals.append(y)
+    ok = checks.accept(x.expand(3, -1, -1), torch.cat(proposals).to(torch.float64))
+    assert ok.tolist() == [False, True, False]
+
+
 def test_rejected_jumps_are_redrawn_then_the_walker_stays(ckpt, start):
     sampler = DynamicsSampler.from_checkpoint(str(ckpt), jumps=2, settings=JumpSettings(retries=3))
     calls = []

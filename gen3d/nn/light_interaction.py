@@ -10,6 +10,9 @@ invariants. Each is an e3nn "uvu" path (0x0->0, 1x1->0, 1x0->1, 0x1->1, 2x0->2, 
 With ``cross=True`` vectors also receive w7 * (d_j x u): a pseudovector stored with the vectors,
 so later dot products form triple products. The block is then equivariant to rotations but not to
 reflections, which lets a network tell mirror images (an L from a D centre, a dihedral's sign) apart.
+With ``node_scalars`` > 0 the weights w1..w7 come from an MLP of the edge invariants and that many
+learned scalars of both the sender and the receiver (as in EGNN's message function), so a message
+depends on both atoms' states, not on the geometry of the edge alone.
 """
 
 from __future__ import annotations
@@ -37,15 +40,16 @@ class LightInteractionBlock(nn.Module):
 
     def __init__(
         self, irreps: str | o3.Irreps, num_edge_features: int, radial_hidden: int = 32, avg_num_neighbors: float = 10.0,
-        cross: bool = False,
+        cross: bool = False, node_scalars: int = 0,
     ) -> None:
         super().__init__()
         self.irreps = o3.Irreps(irreps)
         S, V, T = self.counts = channel_counts(self.irreps)
-        self.cross = cross
-        source = o3.Irreps(f"{S + V + T}x0e + {V + S}x1o + {T}x2e")
+        self.cross, self.node_scalars = cross, node_scalars
+        source = o3.Irreps(f"{S + V + T + 2 * node_scalars}x0e + {V + S}x1o + {T}x2e")
         self.linear_in = o3.Linear(self.irreps, source)
-        self.radial = FullyConnectedNet([num_edge_features, radial_hidden, 2 * (S + V + T) + cross * V], torch.nn.functional.silu)
+        inputs = num_edge_features + 2 * node_scalars
+        self.radial = FullyConnectedNet([inputs, radial_hidden, 2 * (S + V + T) + cross * V], torch.nn.functional.silu)
         self.gate = gate_for(self.irreps)
         self.linear_out = o3.Linear(self.irreps, self.gate.irreps_in)
         self.self_connection = o3.Linear(self.irreps, self.gate.irreps_in)
@@ -55,11 +59,15 @@ class LightInteractionBlock(nn.Module):
         """``edge_sh``: e3nn spherical harmonics l = 0..2 of the edge vectors (9 columns, component norm)."""
         S, V, T = self.counts
         src, dst = edge_index
-        h = self.linear_in(x)[src]
+        k = self.node_scalars
+        hn = self.linear_in(x)
+        h = hn[src]
+        if k:
+            edge_features = torch.cat([edge_features, h[:, :k], hn[dst, k : 2 * k]], dim=-1)
         w = self.radial(edge_features)
         u, y2 = edge_sh[:, 1:4], edge_sh[:, 4:9]
         # torch.split, not slicing: the backward of a slice zero-fills a full-width gradient per slice
-        a, b, c, d, e, f = torch.split(h, [S, V, T, 3 * V, 3 * S, 5 * T], dim=-1)
+        a, b, c, d, e, f = torch.split(h[:, 2 * k :], [S, V, T, 3 * V, 3 * S, 5 * T], dim=-1)
         d, e, f = d.reshape(-1, V, 3), e.reshape(-1, S, 3), f.reshape(-1, T, 5)
         w1, w2, w3, w4, w5, w6, w7 = torch.split(w, [S, S, V, V, T, T, self.cross * V], dim=-1)
         m_s = w1 * a + w2 * (e * u[:, None]).sum(-1)

@@ -15,6 +15,8 @@ import torch
 
 from gen3d.metrics.dynamics_observables import PHYSICAL_BOND, bonded_pairs
 
+STORAGE_MARGIN = 0.02  # Å: XTC keeps 0.01 Å per coordinate, so a bond accepted closer to a limit may cross it once written
+
 
 def stereocentres(topology: list) -> np.ndarray:
     """(k, 4) atom indices N, CA, C, CB of every residue that has all four (card topology rows)."""
@@ -65,7 +67,8 @@ class JumpChecks:
         centres, bonds = self.centres.to(proposed.device), self.bonds.to(proposed.device)
         same = (handedness(proposed, centres) == handedness(previous, centres)).all(-1)
         d = (proposed[:, bonds[:, 0]] - proposed[:, bonds[:, 1]]).norm(dim=-1)
-        intact = ((d >= PHYSICAL_BOND[0]) & (d <= PHYSICAL_BOND[1])).all(-1)
+        low, high = PHYSICAL_BOND[0] + STORAGE_MARGIN, PHYSICAL_BOND[1] - STORAGE_MARGIN
+        intact = ((d >= low) & (d <= high)).all(-1)
         ok = same & intact
         self.stats.proposals += len(ok)
         self.stats.rejected += int((~ok).sum())

@@ -23,6 +23,7 @@ class EquiJumpConfig:
     time_frequencies: int = 8
     chirality: int = 0  # pseudoscalar (triple-product) features of the current frame; > 0 makes the net SO(3)- but not O(3)-equivariant
     cross_products: bool = False  # pseudovector (d x u) messages; like chirality, SO(3)- but not O(3)-equivariant
+    message_scalars: int = 0  # > 0: message weights also see this many scalars of sender and receiver (EGNN-style)
     tau_ps: float = 100.0
     parameterization: str = "endpoint"  # "endpoint": predict x1 (drift derived, last step lands on it); "drift": predict b
     interpolant: str = "bridge"  # "bridge": two-sided from the current frame; "gaussian": one-sided baseline

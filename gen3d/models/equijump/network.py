@@ -9,6 +9,7 @@ current-frame neighbourhood (v_k: sums of bond directions weighted by the neighb
 distance). They tell an L from a D centre, which parity-equivariant features cannot, so the
 network is equivariant to rotations only, as the dynamics of a chiral molecule requires.
 ``cross_products`` does the same inside the message passing (pseudovector d x u messages).
+``message_scalars`` > 0 lets every message's weights see both atoms' scalar states (EGNN-style).
 The head returns one vector per atom for the drift b (or, with the endpoint parameterisation,
 x1 - xs) and one for the denoiser eta.
 """
@@ -64,7 +65,8 @@ class EquiJumpNet(nn.Module):
         self.num_classes = 2 * config.max_separation + 1
         num_edge = 2 * config.num_basis + self.num_classes + 1
         self.blocks = nn.ModuleList(
-            LightInteractionBlock(hidden, num_edge, config.radial_hidden, avg_num_neighbors=20.0, cross=config.cross_products) for _ in range(config.layers)
+            LightInteractionBlock(hidden, num_edge, config.radial_hidden, avg_num_neighbors=20.0, cross=config.cross_products,
+                                  node_scalars=config.message_scalars) for _ in range(config.layers)
         )
         self.head = o3.Linear(hidden, o3.Irreps("2x1o"))
 
