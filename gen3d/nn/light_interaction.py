@@ -63,7 +63,9 @@ class LightInteractionBlock(nn.Module):
         hn = self.linear_in(x)
         h = hn[src]
         if k:
-            edge_features = torch.cat([edge_features, h[:, :k], hn[dst, k : 2 * k]], dim=-1)
+            # layer-normed: the weights then multiply sender features, so unbounded inputs would compound per layer
+            ends = torch.cat([h[:, :k], hn[dst, k : 2 * k]], dim=-1).view(-1, 2, k)
+            edge_features = torch.cat([edge_features, nn.functional.layer_norm(ends, (k,)).flatten(1)], dim=-1)
         w = self.radial(edge_features)
         u, y2 = edge_sh[:, 1:4], edge_sh[:, 4:9]
         # torch.split, not slicing: the backward of a slice zero-fills a full-width gradient per slice
