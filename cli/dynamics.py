@@ -66,9 +66,9 @@ def rollout(
     out: Path = typer.Option(..., "--out", help="Output folder: topology.pdb, walker-NNN.xtc (+ .pdb), meta.json."),
     walkers: int = typer.Option(1, "--walkers", min=1, help="Walkers advanced together as one batch."),
     checkpoint: str = typer.Option(api.DEFAULT_DYNAMICS, "--checkpoint", help="EquiJump checkpoint: shipped name or folder."),
-    ode: bool = typer.Option(True, "--ode/--sde", help="Deterministic ODE (default) or stochastic SDE sampling of each jump."),
-    eps: float = typer.Option(1.0, "--eps", min=0.0, help="SDE diffusion scale (with --sde)."),
-    steps: int = typer.Option(8, "--steps", min=1, help="Integration steps per jump."),
+    ode: bool | None = typer.Option(None, "--ode/--sde", help="Deterministic ODE or stochastic SDE sampling of each jump [default: the card's sampling settings, else ODE]."),
+    eps: float | None = typer.Option(None, "--eps", min=0.0, help="SDE diffusion scale [default: the card's, else 1]."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="Integration steps per jump [default: the card's, else 8]."),
     retries: int = typer.Option(8, "--retries", min=0, help="Redraws of a jump that inverts a Cα or breaks a bond before the walker stays put (0: accept every jump)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same trajectories on the same device."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
@@ -88,7 +88,7 @@ def rollout(
         with progress() as bar:
             task = bar.add_task("jumping", total=jumps)
             meta = api.rollout(
-                checkpoint, init, out, jumps, walkers=walkers, mode="ode" if ode else "sde", eps=eps, steps=steps, retries=retries,
+                checkpoint, init, out, jumps, walkers=walkers, mode=None if ode is None else ("ode" if ode else "sde"), eps=eps, steps=steps, retries=retries,
                 seed=seed, device=device, pdb=pdb, on_jump=lambda k: bar.update(task, completed=k),
             )
         rows = [(k, _value(v)) for k, v in meta.items() if not isinstance(v, dict)]

@@ -143,3 +143,26 @@ def test_messages_that_see_both_atoms_keep_e3_equivariance_and_permutations():
     torch.testing.assert_close(b2, b[perm], atol=1e-10, rtol=0)
     plain = EquiJumpNet(CONFIG)
     assert sum(p.numel() for p in net.parameters()) > sum(p.numel() for p in plain.parameters())  # the option is wired in
+
+
+def test_frame_backbone_rotates_with_the_system_and_is_not_mirror_symmetric():
+    from dataclasses import replace
+
+    from gen3d.models.equijump import build_network
+
+    torch.manual_seed(7)
+    net = build_network(replace(CONFIG, backbone="frame", atoms=6, frame_hidden=32, frame_layers=2)).double()
+    tokens, residues, x0, xs, s, batch = _inputs()
+    net.set_reference(x0[:6] + 0.3 * torch.randn(6, 3, dtype=torch.float64))
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    for _ in range(3):
+        R, t = o3.rand_matrix(dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
+        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
+    assert (b_mirror - (-b)).abs().max() > 1e-4  # proper frames only: an enantiomer is a different input
+    b_alone, _ = net(tokens[:6], residues[:6], x0[:6], xs[:6], s[:1], batch[:6])
+    torch.testing.assert_close(b_alone, b[:6], atol=1e-12, rtol=0)  # systems in a batch do not interact
+    with pytest.raises(ValueError, match="6 atoms per system"):
+        net(tokens[:5], residues[:5], x0[:5], xs[:5], s[:1], batch[:5])

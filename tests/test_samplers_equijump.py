@@ -150,3 +150,24 @@ def test_rejected_jumps_are_redrawn_then_the_walker_stays(ckpt, start):
     frames = list(sampler.rollout(x0, 2, 2))
     assert sampler.stats.proposals == 2 * 2 * 4 and sampler.stats.stayed == 4
     np.testing.assert_allclose(frames[-1][0], x0 - x0.mean(0), atol=1e-5)  # the walkers stayed at the start
+
+
+def test_frame_backbone_checkpoint_loads_rolls_out_and_keeps_its_reference(tmp_path, md, start):
+    from dataclasses import replace
+
+    folder = tiny_equijump(tmp_path / "frame", md, replace(TINY_JUMP, backbone="frame", frame_hidden=16, frame_layers=2))
+    sampler = DynamicsSampler.from_checkpoint(str(folder), jumps=2, settings=JumpSettings(retries=0))
+    assert sampler.model.config.atoms == 10 and float(sampler.model.reference.abs().sum()) > 1.0  # stored with the weights
+    a = [t.frames for t in sampler.sample(3, seed=1, batch_size=3, condition=StartFrame(start))]
+    b = [t.frames for t in sampler.sample(3, seed=1, batch_size=3, condition=StartFrame(start))]
+    assert a[0].shape == (3, 10, 3) and np.isfinite(np.stack(a)).all()
+    np.testing.assert_array_equal(np.stack(a), np.stack(b))
+
+
+def test_sampling_settings_come_from_the_caller_then_the_card():
+    from gen3d.samplers.equijump import card_settings
+
+    card = {"sampling": {"mode": "sde", "eps": 2.0, "steps": 64}}
+    assert card_settings(card) == JumpSettings("sde", 2.0, 64, 8)
+    assert card_settings(card, mode="ode", steps=4, retries=0) == JumpSettings("ode", 2.0, 4, 0)
+    assert card_settings({}, eps=0.5) == JumpSettings("ode", 0.5, 8, 8)

@@ -77,16 +77,21 @@ class _RolloutWriter:
 
 
 def rollout(
-    checkpoint: str, init: str | os.PathLike, out: str | os.PathLike, jumps: int, *, walkers: int = 1, mode: str = "ode",
-    eps: float = 1.0, steps: int = 8, retries: int = 8, seed: int = 0, device: str = "auto", pdb: bool = True,
+    checkpoint: str, init: str | os.PathLike, out: str | os.PathLike, jumps: int, *, walkers: int = 1, mode: str | None = None,
+    eps: float | None = None, steps: int | None = None, retries: int = 8, seed: int = 0, device: str = "auto", pdb: bool = True,
     on_jump: Callable[[int], None] | None = None,
 ) -> dict:
-    """Advance ``walkers`` copies of ``init`` by ``jumps`` jumps; writes ``out/walker-*.xtc`` (+ ``.pdb``) and ``meta.json``."""
-    from gen3d.samplers.equijump import DynamicsSampler, JumpSettings, RolloutError, match_topology, topology_protein
+    """Advance ``walkers`` copies of ``init`` by ``jumps`` jumps; writes ``out/walker-*.xtc`` (+ ``.pdb``) and ``meta.json``.
 
-    if mode not in ("ode", "sde"):
+    ``mode``, ``eps`` and ``steps`` left as None take the checkpoint card's sampling settings (else ODE, 8 steps).
+    """
+    from gen3d.samplers.equijump import DynamicsSampler, RolloutError, card_settings, match_topology, topology_protein
+
+    if mode not in (None, "ode", "sde"):
         raise InputError(f"unknown mode {mode!r} (use ode or sde)")
-    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps, settings=JumpSettings(mode, eps, steps, retries))
+    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps)
+    sampler.settings = settings = card_settings(sampler.card, mode, eps, steps, retries)
+    mode, eps, steps = settings.mode, settings.eps, settings.steps
     start = match_topology(_read_start(init), sampler.card)
     out = Path(out)
     writer = _RolloutWriter(out, topology_protein(sampler.card), sampler.tau_ps, pdb, start, walkers)

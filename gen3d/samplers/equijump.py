@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gen3d.checkpoints import load_model
-from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, Interpolant
+from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, FrameJumpNet, Interpolant, build_network
 from gen3d.models.equijump.interpolant import centred
 from gen3d.samplers.base import ConditionError, Sampler, StartFrame, resolve_device
 from gen3d.samplers.jump_checks import JumpChecks, JumpStats
@@ -41,15 +41,24 @@ class JumpSettings:
     retries: int = 8  # redraws of a jump that inverts a stereocentre or breaks a bond (0: accept every jump)
 
 
+def card_settings(card: dict, mode: str | None = None, eps: float | None = None, steps: int | None = None, retries: int = 8) -> JumpSettings:
+    """Jump settings: what the caller gives, else the card's ``sampling`` (the settings its metrics were measured with)."""
+    preset = card.get("sampling", {})
+    return JumpSettings(
+        mode=mode or preset.get("mode", JumpSettings.mode), eps=preset.get("eps", JumpSettings.eps) if eps is None else eps,
+        steps=steps or preset.get("steps", JumpSettings.steps), retries=retries,
+    )
+
+
 def time_grid(steps: int, device, dtype) -> torch.Tensor:
     """s_k = 1 - (1 - k/K)^2: steps shrink towards s = 1, where the noise is small and the geometry is settled."""
     u = torch.linspace(0.0, 1.0, steps + 1, device=device, dtype=dtype)
     return 1 - (1 - u) ** 2
 
 
-def load_jump_model(checkpoint: str) -> tuple[EquiJumpNet, dict]:
+def load_jump_model(checkpoint: str) -> tuple[EquiJumpNet | FrameJumpNet, dict]:
     """A verified EquiJump checkpoint (shipped name or folder) and its card."""
-    model, card = load_model(checkpoint, "equijump", VERSION, lambda config: EquiJumpNet(EquiJumpConfig.from_dict(config)))
+    model, card = load_model(checkpoint, "equijump", VERSION, lambda config: build_network(EquiJumpConfig.from_dict(config)))
     return model.eval(), card
 
 
@@ -95,7 +104,7 @@ class DynamicsSampler(Sampler):
 
     conditions = (StartFrame,)
 
-    def __init__(self, model: EquiJumpNet, card: dict, jumps: int = 100, settings: JumpSettings = JumpSettings()) -> None:
+    def __init__(self, model: EquiJumpNet | FrameJumpNet, card: dict, jumps: int = 100, settings: JumpSettings = JumpSettings()) -> None:
         self.model, self.card, self.jumps, self.settings = model, card, jumps, settings
         cfg = model.config
         self.interpolant = Interpolant(cfg.interpolant, cfg.gamma_scale, cfg.base_noise, cfg.prior_scale)
@@ -119,14 +128,14 @@ class DynamicsSampler(Sampler):
         batch = torch.arange(W, device=device).repeat_interleave(n)
         tokens, residues = self.tokens.to(device).repeat(W), self.residue_index.to(device).repeat(W)
         flat0 = x0.reshape(-1, 3)
-        edges = self.model.edges(flat0, batch)
+        context = self.model.context(flat0, batch)  # neighbour pairs (graph) or rotations (frame), fixed for the jump
         s_grid = time_grid(self.settings.steps, device, x0.dtype)
 
         endpoint = self.model.config.parameterization == "endpoint"
 
         def field(s: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
             """(drift, eta, predicted x1 or None) at time s."""
-            out, eta = self.model(tokens, residues, flat0, x, s.expand(W), batch, edges)
+            out, eta = self.model(tokens, residues, flat0, x, s.expand(W), batch, context)
             out, eta = centred(out, batch, W), centred(eta, batch, W)
             if not endpoint:
                 return out, eta, None

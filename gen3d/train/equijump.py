@@ -15,7 +15,7 @@ import torch
 
 from gen3d.checkpoints import save_checkpoint
 from gen3d.data.md_frames import MDTrajectories, lagged_pairs, load_trajectories
-from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, Interpolant
+from gen3d.models.equijump import VERSION, EquiJumpConfig, Interpolant, build_network
 from gen3d.models.equijump.interpolant import centred
 from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
@@ -80,9 +80,12 @@ def residue_sequence(data: MDTrajectories) -> list[str]:
 class EquiJumpTask:
     """Random lagged pairs from the training frames; interpolant loss; validation loss on fixed pairs."""
 
-    def __init__(self, config: EquiJumpConfig, data: MDTrajectories, valid_fraction: float = 0.1, seed: int = 0) -> None:
+    def __init__(
+        self, config: EquiJumpConfig, data: MDTrajectories, valid_fraction: float = 0.1, seed: int = 0, sampling: dict | None = None,
+    ) -> None:
+        self.sampling = dict(sampling or {})  # how this model's jumps are integrated: validation rollouts and the card
         vocabulary = tuple(sorted(set(config.vocabulary) | set(data.topology.tokens)))
-        self.config = replace(config, vocabulary=vocabulary)
+        self.config = replace(config, vocabulary=vocabulary, atoms=len(data.topology.tokens) if config.backbone == "frame" else config.atoms)
         self.lag = int(round(config.tau_ps / data.dt_ps))
         if self.lag < 1:
             raise ConfigError(f"tau {config.tau_ps} ps is shorter than the frame interval {data.dt_ps} ps")
@@ -93,7 +96,9 @@ class EquiJumpTask:
         self.residues = torch.as_tensor(data.topology.residue_index)
         self.interpolant = Interpolant(config.interpolant, config.gamma_scale, config.base_noise, config.prior_scale)
         torch.manual_seed(seed)
-        self.model = EquiJumpNet(self.config)
+        self.model = build_network(self.config)
+        if self.config.backbone == "frame":  # the canonical orientation: the first training frame
+            self.model.set_reference(torch.as_tensor(self.train_frames[0][0], dtype=torch.float32))
         self.valid = self._collate(*lagged_pairs(self.valid_frames, self.lag, np.random.default_rng(12345), VALID_PAIRS))
 
     def _collate(self, x0: np.ndarray, x1: np.ndarray) -> JumpBatch:
@@ -143,10 +148,10 @@ class EquiJumpTask:
     def _rollout_metrics(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
         """Short rollouts from validation frames scored against the validation frames (the learning curve's quality)."""
         from gen3d.metrics.dynamics import evaluate_dynamics
-        from gen3d.samplers.equijump import DynamicsSampler, JumpSettings
+        from gen3d.samplers.equijump import DynamicsSampler, card_settings
 
-        card = {"data": {"topology": card_topology(self.data)}}
-        sampler = DynamicsSampler(model, card, jumps=VALID_JUMPS, settings=JumpSettings(retries=0))  # the raw model
+        card = {"data": {"topology": card_topology(self.data)}, "sampling": self.sampling}
+        sampler = DynamicsSampler(model, card, jumps=VALID_JUMPS, settings=card_settings(card, retries=0))  # the raw model
         frames = np.concatenate(self.valid_frames)
         starts = frames[np.linspace(0, len(frames) - 1, VALID_WALKERS).astype(int)]
         generator = torch.Generator(device=device).manual_seed(0)
@@ -201,6 +206,7 @@ def make_card(name: str, task: EquiJumpTask, train_cfg: TrainConfig, data_cfg: d
             "residues": residue_sequence(task.data),
             "topology": card_topology(task.data),
         },
+        **({"sampling": task.sampling} if task.sampling else {}),
         "training": training_card(train_cfg, info, device, pairs_seen=(info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1)),
     }
 
@@ -209,7 +215,7 @@ def train_equijump(config: dict, out_dir: Path, device: torch.device, echo=print
     """Train (or resume) an EquiJump model; exports ``export/model.safetensors`` + ``card.json`` on every save."""
     model_cfg, train_cfg, data_cfg = build_configs(config)
     data = load_training_data(data_cfg)
-    task = EquiJumpTask(model_cfg, data, float(data_cfg.get("valid_fraction", 0.1)), seed=train_cfg.seed)
+    task = EquiJumpTask(model_cfg, data, float(data_cfg.get("valid_fraction", 0.1)), seed=train_cfg.seed, sampling=config.get("sampling"))
     name = str(config.get("name", "equijump"))
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:

@@ -86,6 +86,10 @@ class EquiJumpNet(nn.Module):
         """Neighbour pairs in the current frame (fixed for a whole jump)."""
         return radius_graph(x0, batch, self.config.cutoff)
 
+    def context(self, x0: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """What a whole jump shares, computed once per jump: the neighbour pairs."""
+        return self.edges(x0, batch)
+
     def forward(
         self, tokens: torch.Tensor, residue_index: torch.Tensor, x0: torch.Tensor, xs: torch.Tensor, s: torch.Tensor,
         batch: torch.Tensor, edge_index: torch.Tensor | None = None,
