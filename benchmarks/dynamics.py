@@ -78,14 +78,17 @@ def openmm(checkpoint: str, platform: str, kernel: str, seconds: float, pdb: str
             "atoms": start[0].getNumAtoms()}
 
 
-def rollout(checkpoint: str, device: str, walkers: int, jumps: int, steps: int, mode: str, pdb: str | None) -> dict:
+def rollout(checkpoint: str, device: str, walkers: int, jumps: int, steps: int | None, mode: str | None, pdb: str | None) -> dict:
+    """Rollout speed with the given settings; None takes the card's sampling settings (what its metrics used)."""
     import torch
 
-    from gen3d.samplers.equijump import DynamicsSampler, JumpSettings, match_topology
+    from gen3d.samplers.equijump import DynamicsSampler, card_settings, match_topology
 
     torch.set_num_threads(1)
 
-    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps, settings=JumpSettings(mode, 0.5, steps))
+    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps)
+    sampler.settings = card_settings(sampler.card, mode, None, steps)
+    mode, steps = sampler.settings.mode, sampler.settings.steps
     start = match_topology(_start_protein(checkpoint, pdb), sampler.card)
     list(sampler.rollout(start, walkers, 1, device=device))  # warm-up
     if device == "cuda":
@@ -116,7 +119,9 @@ def main() -> None:
     parser.add_argument("--pdb", default=None, help="start structure for systems that are not capped peptides")
     parser.add_argument("--walkers", type=int, default=100)
     parser.add_argument("--jumps", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=None, help="integration steps per jump (default: the card's)")
+    parser.add_argument("--modes", nargs="+", default=["card"], choices=["card", "ode", "sde"],
+                        help="sampling modes to time; card: the card's sampling settings")
     parser.add_argument("--seconds", type=float, default=20.0, help="OpenMM timing per configuration")
     parser.add_argument("--devices", nargs="+", default=["cpu"])
     args = parser.parse_args()
@@ -128,9 +133,9 @@ def main() -> None:
             print(f"{rows[-1]['name']}, cpu, 1, {rows[-1]['ns_per_s']:.4f} ns/s, {rows[-1]['peak_mib']:.0f} MiB", flush=True)
     best = max(rows, key=lambda r: r["ns_per_s"])
     for device in args.devices:
-        for mode in ("ode", "sde"):
+        for mode in args.modes:
             r = _child("rollout", checkpoint=args.checkpoint, device=device, walkers=args.walkers, jumps=args.jumps,
-                       steps=args.steps, mode=mode, pdb=args.pdb)
+                       steps=args.steps, mode=None if mode == "card" else mode, pdb=args.pdb)
             r["speedup_vs_best_openmm"] = r["ns_per_s"] / best["ns_per_s"]
             rows.append(r)
             print(f"{r['name']}, {device}, {args.walkers}, {r['ns_per_s']:.3f} ns/s, {r['peak_mib']:.0f} MiB, "

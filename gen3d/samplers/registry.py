@@ -98,9 +98,9 @@ register(
         name="equijump-ala2",
         method="equijump",
         area="dynamics",
-        model="gen3d.models.equijump.EquiJumpNet",
+        model="gen3d.models.equijump.FrameJumpNet",
         sampler="gen3d.samplers.equijump.DynamicsSampler",
         checkpoint="equijump-ala2",
-        description="EquiJump: 100 ps stochastic-interpolant jumps of alanine dipeptide (amber14 + OBC2, 300 K)",
+        description="EquiJump: 100 ps stochastic-interpolant jumps of alanine dipeptide (amber14 + OBC2, 300 K), canonical-frame network",
     )
 )
