@@ -30,14 +30,20 @@ def net():
     return EquiJumpNet(CONFIG).double()
 
 
-def test_outputs_rotate_with_the_system_and_ignore_translation(net):
-    tokens, residues, x0, xs, s, batch = _inputs()
+def _assert_e3_equivariant(net, tokens, residues, x0, xs, s, batch) -> torch.Tensor:
+    """Outputs rotate with proper and improper rotations and ignore translations (1e-9, float64); returns b."""
     b, eta = net(tokens, residues, x0, xs, s, batch)
     for R in (o3.rand_matrix(dtype=torch.float64), -o3.rand_matrix(dtype=torch.float64)):  # proper and improper
         t = torch.randn(3, dtype=torch.float64)
         b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
         torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
         torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    return b
+
+
+def test_outputs_rotate_with_the_system_and_ignore_translation(net):
+    tokens, residues, x0, xs, s, batch = _inputs()
+    b = _assert_e3_equivariant(net, tokens, residues, x0, xs, s, batch)
     assert b.abs().mean() > 1e-3  # not trivially zero
 
 
@@ -130,12 +136,7 @@ def test_messages_that_see_both_atoms_keep_e3_equivariance_and_permutations():
     torch.manual_seed(6)
     net = EquiJumpNet(replace(CONFIG, message_scalars=4)).double()
     tokens, residues, x0, xs, s, batch = _inputs()
-    b, eta = net(tokens, residues, x0, xs, s, batch)
-    for R in (o3.rand_matrix(dtype=torch.float64), -o3.rand_matrix(dtype=torch.float64)):  # proper and improper
-        t = torch.randn(3, dtype=torch.float64)
-        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
-        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
-        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    b = _assert_e3_equivariant(net, tokens, residues, x0, xs, s, batch)
     tokens, residues, x0, xs, s, batch = _inputs(B=1)
     perm = torch.randperm(len(x0))
     b, _ = net(tokens, residues, x0, xs, s, batch)
