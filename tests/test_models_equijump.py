@@ -167,3 +167,24 @@ def test_frame_backbone_rotates_with_the_system_and_is_not_mirror_symmetric():
     torch.testing.assert_close(b_alone, b[:6], atol=1e-12, rtol=0)  # systems in a batch do not interact
     with pytest.raises(ValueError, match="6 atoms per system"):
         net(tokens[:5], residues[:5], x0[:5], xs[:5], s[:1], batch[:5])
+
+
+def test_frame_plus_graph_backbone_is_the_sum_and_rotates_with_the_system():
+    from dataclasses import replace
+
+    from gen3d.models.equijump import build_network
+
+    torch.manual_seed(8)
+    net = build_network(replace(CONFIG, backbone="frame+graph", atoms=6, frame_hidden=16, frame_layers=2, frame_input_scale=0.1)).double()
+    tokens, residues, x0, xs, s, batch = _inputs()
+    net.set_reference(x0[:6])
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    b_frame, eta_frame = net.frame(tokens, residues, x0, xs, s, batch)
+    b_graph, eta_graph = net.graph(tokens, residues, x0, xs, s, batch)
+    torch.testing.assert_close(b, b_frame + b_graph, atol=1e-12, rtol=0)
+    torch.testing.assert_close(eta, eta_frame + eta_graph, atol=1e-12, rtol=0)
+    R, t = o3.rand_matrix(dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    context = net.context(x0 @ R.T + t, batch)
+    b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch, context)
+    torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+    torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)

@@ -152,12 +152,14 @@ def test_rejected_jumps_are_redrawn_then_the_walker_stays(ckpt, start):
     np.testing.assert_allclose(frames[-1][0], x0 - x0.mean(0), atol=1e-5)  # the walkers stayed at the start
 
 
-def test_frame_backbone_checkpoint_loads_rolls_out_and_keeps_its_reference(tmp_path, md, start):
+@pytest.mark.parametrize("backbone", ["frame", "frame+graph"])
+def test_frame_backbone_checkpoint_loads_rolls_out_and_keeps_its_reference(tmp_path, md, start, backbone):
     from dataclasses import replace
 
-    folder = tiny_equijump(tmp_path / "frame", md, replace(TINY_JUMP, backbone="frame", frame_hidden=16, frame_layers=2))
+    folder = tiny_equijump(tmp_path / "frame", md, replace(TINY_JUMP, backbone=backbone, frame_hidden=16, frame_layers=2))
     sampler = DynamicsSampler.from_checkpoint(str(folder), jumps=2, settings=JumpSettings(retries=0))
-    assert sampler.model.config.atoms == 10 and float(sampler.model.reference.abs().sum()) > 1.0  # stored with the weights
+    reference = sampler.model.state_dict()[[k for k in sampler.model.state_dict() if k.endswith("reference")][0]]
+    assert sampler.model.config.atoms == 10 and float(reference.abs().sum()) > 1.0  # stored with the weights
     a = [t.frames for t in sampler.sample(3, seed=1, batch_size=3, condition=StartFrame(start))]
     b = [t.frames for t in sampler.sample(3, seed=1, batch_size=3, condition=StartFrame(start))]
     assert a[0].shape == (3, 10, 3) and np.isfinite(np.stack(a)).all()

@@ -85,7 +85,7 @@ class EquiJumpTask:
     ) -> None:
         self.sampling = dict(sampling or {})  # how this model's jumps are integrated: validation rollouts and the card
         vocabulary = tuple(sorted(set(config.vocabulary) | set(data.topology.tokens)))
-        self.config = replace(config, vocabulary=vocabulary, atoms=len(data.topology.tokens) if config.backbone == "frame" else config.atoms)
+        self.config = replace(config, vocabulary=vocabulary, atoms=len(data.topology.tokens) if "frame" in config.backbone else config.atoms)
         self.lag = int(round(config.tau_ps / data.dt_ps))
         if self.lag < 1:
             raise ConfigError(f"tau {config.tau_ps} ps is shorter than the frame interval {data.dt_ps} ps")
@@ -97,7 +97,7 @@ class EquiJumpTask:
         self.interpolant = Interpolant(config.interpolant, config.gamma_scale, config.base_noise, config.prior_scale)
         torch.manual_seed(seed)
         self.model = build_network(self.config)
-        if self.config.backbone == "frame":  # the canonical orientation: the first training frame
+        if "frame" in self.config.backbone:  # the canonical orientation: the first training frame
             self.model.set_reference(torch.as_tensor(self.train_frames[0][0], dtype=torch.float32))
         self.valid = self._collate(*lagged_pairs(self.valid_frames, self.lag, np.random.default_rng(12345), VALID_PAIRS))
 

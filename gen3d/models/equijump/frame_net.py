@@ -70,6 +70,7 @@ class FrameJumpNet(nn.Module):
         x0, xs = x0.view(B, n, 3), xs.view(B, n, 3)
         centre = x0.mean(1, keepdim=True)
         a, b = (x0 - centre) @ rot.transpose(1, 2), (xs - centre) @ rot.transpose(1, 2)
-        out = self.mlp(torch.cat([a.flatten(1), b.flatten(1), time_features(s, self.config.time_frequencies)], -1))
+        k = self.config.frame_input_scale
+        out = self.mlp(torch.cat([k * a.flatten(1), k * b.flatten(1), time_features(s, self.config.time_frequencies)], -1))
         out = out.view(B, 2, n, 3) @ rot[:, None]  # frame -> world
         return out[:, 0].reshape(-1, 3), out[:, 1].reshape(-1, 3)
