@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gen3d.checkpoints import load_model
-from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, FrameJumpNet, Interpolant, build_network
+from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, FrameJumpNet, Interpolant, SumJumpNet, build_network
 from gen3d.models.equijump.interpolant import centred
 from gen3d.samplers.base import ConditionError, Sampler, StartFrame, resolve_device
 from gen3d.samplers.jump_checks import JumpChecks, JumpStats
@@ -56,7 +56,7 @@ def time_grid(steps: int, device, dtype) -> torch.Tensor:
     return 1 - (1 - u) ** 2
 
 
-def load_jump_model(checkpoint: str) -> tuple[EquiJumpNet | FrameJumpNet, dict]:
+def load_jump_model(checkpoint: str) -> tuple[EquiJumpNet | FrameJumpNet | SumJumpNet, dict]:
     """A verified EquiJump checkpoint (shipped name or folder) and its card."""
     model, card = load_model(checkpoint, "equijump", VERSION, lambda config: build_network(EquiJumpConfig.from_dict(config)))
     return model.eval(), card
@@ -104,7 +104,7 @@ class DynamicsSampler(Sampler):
 
     conditions = (StartFrame,)
 
-    def __init__(self, model: EquiJumpNet | FrameJumpNet, card: dict, jumps: int = 100, settings: JumpSettings = JumpSettings()) -> None:
+    def __init__(self, model: EquiJumpNet | FrameJumpNet | SumJumpNet, card: dict, jumps: int = 100, settings: JumpSettings = JumpSettings()) -> None:
         self.model, self.card, self.jumps, self.settings = model, card, jumps, settings
         cfg = model.config
         self.interpolant = Interpolant(cfg.interpolant, cfg.gamma_scale, cfg.base_noise, cfg.prior_scale)
