@@ -14,6 +14,7 @@ import torch
 from e3nn import o3
 
 from gen3d.models.ophiuchus.autoencoder import Latent
+from gen3d.nn.superpose import proper_rotations
 
 PATHS = ("linear", "geodesic")
 FRAME_NEIGHBORS = 8  # coarse nodes (the node included) whose motion defines its local rotation
@@ -32,10 +33,7 @@ def local_rotations(start: torch.Tensor, end: torch.Tensor, mask: torch.Tensor, 
     n = ok.sum(-2, keepdim=True).clamp(min=1)
     a = (a - a.sum(-2, keepdim=True) / n) * ok
     b = (b - b.sum(-2, keepdim=True) / n) * ok
-    u, _, vt = torch.linalg.svd(a.transpose(-1, -2) @ b)
-    sign = torch.sign(torch.linalg.det(vt.transpose(-1, -2) @ u.transpose(-1, -2)))
-    fix = torch.diag_embed(torch.stack([torch.ones_like(sign), torch.ones_like(sign), sign], -1))
-    return vt.transpose(-1, -2) @ fix @ u.transpose(-1, -2)
+    return proper_rotations(a, b)
 
 
 def fractional_rotation(rot: torch.Tensor, w: float) -> torch.Tensor:

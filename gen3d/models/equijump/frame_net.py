@@ -18,16 +18,7 @@ from torch import nn
 
 from gen3d.models.equijump.config import EquiJumpConfig
 from gen3d.models.equijump.network import time_features
-
-
-def kabsch_rotations(mobile: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(B, 3, 3) proper rotations R with mobile_b @ R_b^T ~ target for centred mobile (B, n, 3), target (n, 3)."""
-    h = mobile.transpose(1, 2) @ target  # (B, 3, 3)
-    u, _, vt = torch.linalg.svd(h)
-    d = torch.sign(torch.linalg.det(vt.transpose(1, 2) @ u.transpose(1, 2)))
-    fix = torch.ones(len(h), 3, dtype=h.dtype, device=h.device)
-    fix[:, 2] = torch.where(d == 0, torch.ones_like(d), d)
-    return vt.transpose(1, 2) @ torch.diag_embed(fix) @ u.transpose(1, 2)
+from gen3d.nn.superpose import proper_rotations
 
 
 class FrameJumpNet(nn.Module):
@@ -56,7 +47,7 @@ class FrameJumpNet(nn.Module):
         if x0.shape[0] % n:
             raise ValueError(f"the frame backbone models {n} atoms per system, got {x0.shape[0]} rows")
         x0 = x0.view(-1, n, 3)
-        return kabsch_rotations(x0 - x0.mean(1, keepdim=True), self.reference.to(x0.dtype))
+        return proper_rotations(x0 - x0.mean(1, keepdim=True), self.reference.to(x0.dtype))
 
     def forward(
         self, tokens: torch.Tensor, residue_index: torch.Tensor, x0: torch.Tensor, xs: torch.Tensor, s: torch.Tensor,
