@@ -82,12 +82,12 @@ def rollout(checkpoint: str, device: str, walkers: int, jumps: int, steps: int |
     """Rollout speed with the given settings; None takes the card's sampling settings (what its metrics used)."""
     import torch
 
-    from gen3d.samplers.equijump import DynamicsSampler, card_settings, match_topology
+    from gen3d.samplers.equijump import DynamicsSampler, card_settings, load_jump_model, match_topology
 
     torch.set_num_threads(1)
 
-    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps)
-    sampler.settings = card_settings(sampler.card, mode, None, steps)
+    model, card = load_jump_model(checkpoint)
+    sampler = DynamicsSampler(model, card, jumps=jumps, settings=card_settings(card, mode, None, steps))
     mode, steps = sampler.settings.mode, sampler.settings.steps
     start = match_topology(_start_protein(checkpoint, pdb), sampler.card)
     list(sampler.rollout(start, walkers, 1, device=device))  # warm-up

@@ -166,8 +166,12 @@ def test_frame_backbone_checkpoint_loads_rolls_out_and_keeps_its_reference(tmp_p
     np.testing.assert_array_equal(np.stack(a), np.stack(b))
 
 
-def test_sampling_settings_come_from_the_caller_then_the_card():
+def test_sampling_settings_come_from_the_caller_then_the_card(ckpt):
     from gen3d.samplers.equijump import card_settings
+
+    plain = DynamicsSampler.from_checkpoint(str(ckpt))
+    assert plain.settings == JumpSettings()  # a card without sampling settings: ODE, 8 steps
+    assert DynamicsSampler(plain.model, {**plain.card, "sampling": {"mode": "sde", "steps": 32}}).settings == JumpSettings("sde", 1.0, 32, 8)
 
     card = {"sampling": {"mode": "sde", "eps": 2.0, "steps": 64}}
     assert card_settings(card) == JumpSettings("sde", 2.0, 64, 8)

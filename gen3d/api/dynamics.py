@@ -85,12 +85,13 @@ def rollout(
 
     ``mode``, ``eps`` and ``steps`` left as None take the checkpoint card's sampling settings (else ODE, 8 steps).
     """
-    from gen3d.samplers.equijump import DynamicsSampler, RolloutError, card_settings, match_topology, topology_protein
+    from gen3d.samplers.equijump import DynamicsSampler, RolloutError, card_settings, load_jump_model, match_topology, topology_protein
 
     if mode not in (None, "ode", "sde"):
         raise InputError(f"unknown mode {mode!r} (use ode or sde)")
-    sampler = DynamicsSampler.from_checkpoint(checkpoint, jumps=jumps)
-    sampler.settings = settings = card_settings(sampler.card, mode, eps, steps, retries)
+    model, card = load_jump_model(checkpoint)
+    settings = card_settings(card, mode, eps, steps, retries)
+    sampler = DynamicsSampler(model, card, jumps=jumps, settings=settings)
     mode, eps, steps = settings.mode, settings.eps, settings.steps
     start = match_topology(_read_start(init), sampler.card)
     out = Path(out)

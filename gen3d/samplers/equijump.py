@@ -104,8 +104,11 @@ class DynamicsSampler(Sampler):
 
     conditions = (StartFrame,)
 
-    def __init__(self, model: EquiJumpNet | FrameJumpNet | SumJumpNet, card: dict, jumps: int = 100, settings: JumpSettings = JumpSettings()) -> None:
-        self.model, self.card, self.jumps, self.settings = model, card, jumps, settings
+    def __init__(self, model: EquiJumpNet | FrameJumpNet | SumJumpNet, card: dict, jumps: int = 100,
+                 settings: JumpSettings | None = None) -> None:
+        """``settings`` None: the card's sampling settings (what its metrics were measured with), else ODE, 8 steps."""
+        self.model, self.card, self.jumps = model, card, jumps
+        self.settings = card_settings(card) if settings is None else settings
         cfg = model.config
         self.interpolant = Interpolant(cfg.interpolant, cfg.gamma_scale, cfg.base_noise, cfg.prior_scale)
         vocab = {t: i for i, t in enumerate(cfg.vocabulary)}
