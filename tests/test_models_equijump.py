@@ -188,3 +188,50 @@ def test_frame_plus_graph_backbone_is_the_sum_and_rotates_with_the_system():
     b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch, context)
     torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
     torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+
+
+def _peptide_inputs(B=3, seed=0):
+    """Three residues of N, CA, C, O (+ CB on the middle one) in random positions, B systems."""
+    g = torch.Generator().manual_seed(seed)
+    names = ["N", "CA", "C", "O", "N", "CA", "C", "O", "CB", "N", "CA", "C", "O"]
+    residues = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2])
+    vocabulary = tuple(sorted({f"ALA:{a}" for a in names}))
+    tokens = torch.tensor([vocabulary.index(f"ALA:{a}") for a in names])
+    n = len(names)
+    x0 = torch.randn(B * n, 3, generator=g, dtype=torch.float64) * 2
+    xs = x0 + 0.4 * torch.randn(B * n, 3, generator=g, dtype=torch.float64)
+    s = torch.rand(B, generator=g, dtype=torch.float64)
+    return vocabulary, tokens.repeat(B), residues.repeat(B), x0, xs, s, torch.arange(B).repeat_interleave(n)
+
+
+def test_local_frame_backbone_rotates_with_the_system_and_keeps_systems_apart():
+    from dataclasses import replace
+
+    from gen3d.models.equijump import build_network
+
+    vocabulary, tokens, residues, x0, xs, s, batch = _peptide_inputs()
+    torch.manual_seed(9)
+    net = build_network(replace(CONFIG, vocabulary=vocabulary, backbone="local", local_hidden=16, local_layers=2)).double()
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    assert b.abs().max() > 1e-3 and eta.abs().max() > 1e-3  # random weights give a non-trivial field
+    for _ in range(3):
+        R, t = o3.rand_matrix(dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
+        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
+    assert (b_mirror - (-b)).abs().max() > 1e-4  # proper residue frames: an enantiomer is a different input
+    n = 13
+    perm = torch.randperm(n)
+    b_perm, _ = net(tokens[:n][perm], residues[:n][perm], x0[:n][perm], xs[:n][perm], s[:1], batch[:n])
+    torch.testing.assert_close(b_perm, b[:n][perm], atol=1e-9, rtol=0)  # row order does not matter
+    b_alone, _ = net(tokens[n:2 * n], residues[n:2 * n], x0[n:2 * n], xs[n:2 * n], s[1:2], batch[:n])
+    torch.testing.assert_close(b_alone, b[n:2 * n], atol=1e-9, rtol=0)  # systems in a batch do not interact
+    keep = torch.arange(len(x0)) != 1  # the first residue of the first system loses its CA: it borrows residue 2's frame
+    b_cap, _ = net(tokens[keep], residues[keep], x0[keep], xs[keep], s, batch[keep])
+    R = o3.rand_matrix(dtype=torch.float64)
+    b_cap_rot, _ = net(tokens[keep], residues[keep], x0[keep] @ R.T, xs[keep] @ R.T, s, batch[keep])
+    torch.testing.assert_close(b_cap_rot, b_cap @ R.T, atol=1e-9, rtol=0)
+    lone = torch.isin(torch.arange(len(x0)), torch.tensor([1, 5, 10]))  # no residue of the first system keeps all three
+    with pytest.raises(ValueError, match="N, CA and C in every residue"):
+        net(tokens[~lone], residues[~lone], x0[~lone], xs[~lone], s, batch[~lone])

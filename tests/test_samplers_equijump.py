@@ -177,3 +177,24 @@ def test_sampling_settings_come_from_the_caller_then_the_card(ckpt):
     assert card_settings(card) == JumpSettings("sde", 2.0, 64, 8)
     assert card_settings(card, mode="ode", steps=4, retries=0) == JumpSettings("ode", 2.0, 4, 0)
     assert card_settings({}, eps=0.5) == JumpSettings("ode", 0.5, 8, 8)
+
+
+def test_local_backbone_rolls_out_capped_peptides_and_the_card_can_ask_for_projection(tmp_path, md, start):
+    from gen3d.samplers.covalent_projection import constraint_pairs
+
+    folder = tiny_equijump(tmp_path / "local", md, replace(TINY_JUMP, backbone="local", local_hidden=16, local_layers=2))
+    raw = DynamicsSampler.from_checkpoint(str(folder), jumps=3, settings=JumpSettings("sde", 1.0, 4, retries=0))
+    model, card = raw.model, {**raw.card, "sampling": {"mode": "sde", "steps": 4, "project": True}}
+    projected = DynamicsSampler(model, card, jumps=3)
+    assert projected.settings.project and not raw.settings.project
+    x0 = match_topology(start, card)
+    pairs = constraint_pairs(x0)
+    target = np.linalg.norm(x0[pairs[:, 0]] - x0[pairs[:, 1]], axis=-1)
+    for sampler, tolerance in ((raw, None), (projected, 0.02)):
+        frames = np.stack(list(sampler.rollout(x0, 4, 3, seed=2)))  # (jumps, walkers, n, 3)
+        assert np.isfinite(frames).all() and frames.std(1).max() > 1e-3  # walkers differ
+        error = np.abs(np.linalg.norm(frames[..., pairs[:, 0], :] - frames[..., pairs[:, 1], :], axis=-1) - target)
+        if tolerance is not None:
+            assert error.max() < tolerance  # every bond length and angle distance kept after every jump
+        else:
+            assert error.max() > 0.05  # the untrained raw model does not keep them: the projection is what did

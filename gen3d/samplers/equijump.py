@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from gen3d.checkpoints import load_model
-from gen3d.models.equijump import VERSION, EquiJumpConfig, EquiJumpNet, FrameJumpNet, Interpolant, SumJumpNet, build_network
+from gen3d.models.equijump import VERSION, EquiJumpConfig, Interpolant, JumpNet, build_network
 from gen3d.models.equijump.interpolant import centred
 from gen3d.samplers.base import ConditionError, Sampler, StartFrame, resolve_device
+from gen3d.samplers.covalent_projection import CovalentProjection
 from gen3d.samplers.jump_checks import JumpChecks, JumpStats
 from gen3d.structures import Protein, Trajectory
 
@@ -39,14 +40,18 @@ class JumpSettings:
     eps: float = 1.0  # SDE diffusion scale (per unit gamma)
     steps: int = 8
     retries: int = 8  # redraws of a jump that inverts a stereocentre or breaks a bond (0: accept every jump)
+    project: bool = False  # restore the start frame's bond lengths and angles after every jump (covalent_projection)
 
 
-def card_settings(card: dict, mode: str | None = None, eps: float | None = None, steps: int | None = None, retries: int = 8) -> JumpSettings:
+def card_settings(
+    card: dict, mode: str | None = None, eps: float | None = None, steps: int | None = None, retries: int = 8, project: bool | None = None,
+) -> JumpSettings:
     """Jump settings: what the caller gives, else the card's ``sampling`` (the settings its metrics were measured with)."""
     preset = card.get("sampling", {})
     return JumpSettings(
         mode=mode or preset.get("mode", JumpSettings.mode), eps=preset.get("eps", JumpSettings.eps) if eps is None else eps,
         steps=steps or preset.get("steps", JumpSettings.steps), retries=retries,
+        project=bool(preset.get("project", JumpSettings.project)) if project is None else project,
     )
 
 
@@ -56,7 +61,7 @@ def time_grid(steps: int, device, dtype) -> torch.Tensor:
     return 1 - (1 - u) ** 2
 
 
-def load_jump_model(checkpoint: str) -> tuple[EquiJumpNet | FrameJumpNet | SumJumpNet, dict]:
+def load_jump_model(checkpoint: str) -> tuple[JumpNet, dict]:
     """A verified EquiJump checkpoint (shipped name or folder) and its card."""
     model, card = load_model(checkpoint, "equijump", VERSION, lambda config: build_network(EquiJumpConfig.from_dict(config)))
     return model.eval(), card
@@ -104,7 +109,7 @@ class DynamicsSampler(Sampler):
 
     conditions = (StartFrame,)
 
-    def __init__(self, model: EquiJumpNet | FrameJumpNet | SumJumpNet, card: dict, jumps: int = 100,
+    def __init__(self, model: JumpNet, card: dict, jumps: int = 100,
                  settings: JumpSettings | None = None) -> None:
         """``settings`` None: the card's sampling settings (what its metrics were measured with), else ODE, 8 steps."""
         self.model, self.card, self.jumps = model, card, jumps
@@ -131,7 +136,7 @@ class DynamicsSampler(Sampler):
         batch = torch.arange(W, device=device).repeat_interleave(n)
         tokens, residues = self.tokens.to(device).repeat(W), self.residue_index.to(device).repeat(W)
         flat0 = x0.reshape(-1, 3)
-        context = self.model.context(flat0, batch)  # neighbour pairs (graph) or rotations (frame), fixed for the jump
+        context = self.model.context(flat0, batch, tokens, residues)  # neighbour pairs and/or frames, fixed for the jump
         s_grid = time_grid(self.settings.steps, device, x0.dtype)
 
         endpoint = self.model.config.parameterization == "endpoint"
@@ -177,24 +182,28 @@ class DynamicsSampler(Sampler):
         x = (x - x.mean(0)).expand(walkers, -1, -1).contiguous()
         checks = JumpChecks.for_start(start, self.card["data"]["topology"]) if self.settings.retries else None
         self.stats = checks.stats if checks else JumpStats()
+        project = CovalentProjection.for_start(start) if self.settings.project else None
         for k in range(jumps):
-            x = self._advance(x, generator, checks, k)
+            x = self._advance(x, generator, checks, k, project)
             if float(x.abs().max()) > MAX_EXTENT:
                 raise RolloutError(f"coordinates diverged beyond {MAX_EXTENT:.0f} Å after jump {k + 1}; frames up to jump {k} were kept")
             if on_jump:
                 on_jump(k + 1)
             yield x.cpu().numpy().astype(np.float64)
 
-    def _advance(self, x: torch.Tensor, generator: torch.Generator, checks: JumpChecks | None, k: int) -> torch.Tensor:
-        """One jump of every walker; proposals failing ``checks`` are redrawn, then the walker stays."""
-        new = self._finite(self.jump(x, generator), k)
+    def _advance(
+        self, x: torch.Tensor, generator: torch.Generator, checks: JumpChecks | None, k: int, project: CovalentProjection | None,
+    ) -> torch.Tensor:
+        """One jump of every walker (then the projection, if any); proposals failing ``checks`` are redrawn, then the walker stays."""
+        propose = (lambda y: self.jump(y, generator)) if project is None else (lambda y: project(self.jump(y, generator)))
+        new = self._finite(propose(x), k)
         if checks is None:
             return new
         todo = torch.nonzero(~checks.accept(x, new)).flatten()
         for _ in range(self.settings.retries):
             if not len(todo):
                 break
-            retry = self._finite(self.jump(x[todo], generator), k)
+            retry = self._finite(propose(x[todo]), k)
             ok = checks.accept(x[todo], retry)
             new[todo[ok]] = retry[ok]
             todo = todo[~ok]

@@ -3,19 +3,25 @@
 from gen3d.models.equijump.config import VERSION, EquiJumpConfig
 from gen3d.models.equijump.interpolant import Interpolant
 from gen3d.models.equijump.frame_net import FrameJumpNet
+from gen3d.models.equijump.local_net import LocalFrameJumpNet
 from gen3d.models.equijump.network import EquiJumpNet
 from gen3d.models.equijump.sum_net import SumJumpNet
 
 
-def build_network(config: EquiJumpConfig) -> EquiJumpNet | FrameJumpNet | SumJumpNet:
-    """The network a config names: the e3nn graph (default), the canonical-frame MLP, or their sum."""
+JumpNet = EquiJumpNet | FrameJumpNet | SumJumpNet | LocalFrameJumpNet
+
+
+def build_network(config: EquiJumpConfig) -> JumpNet:
+    """The network a config names: the e3nn graph (default), the canonical-frame MLP, their sum, or residue frames."""
     if config.backbone == "graph":
         return EquiJumpNet(config)
     if config.backbone == "frame":
         return FrameJumpNet(config)
     if config.backbone == "frame+graph":
         return SumJumpNet(config)
-    raise ValueError(f"unknown EquiJump backbone {config.backbone!r} (use graph, frame or frame+graph)")
+    if config.backbone == "local":
+        return LocalFrameJumpNet(config)
+    raise ValueError(f"unknown EquiJump backbone {config.backbone!r} (use graph, frame, frame+graph or local)")
 
 
-__all__ = ["VERSION", "EquiJumpConfig", "EquiJumpNet", "FrameJumpNet", "Interpolant", "SumJumpNet", "build_network"]
+__all__ = ["VERSION", "EquiJumpConfig", "EquiJumpNet", "FrameJumpNet", "Interpolant", "JumpNet", "LocalFrameJumpNet", "SumJumpNet", "build_network"]

@@ -14,11 +14,14 @@ class EquiJumpConfig:
     """Network over heavy atoms plus the interpolant it was trained with (Å, ps)."""
 
     vocabulary: tuple[str, ...] = field(default_factory=tuple)  # "RES:ATOM" tokens, index = embedding row
-    backbone: str = "graph"  # "graph": e3nn message passing (any topology); "frame": MLP in a canonical frame (one molecule); "frame+graph": their sum
+    backbone: str = "graph"  # "graph": e3nn message passing (any topology); "frame": MLP in a canonical frame (one molecule); "frame+graph": their sum; "local": invariant messages in residue frames (proteins)
     atoms: int = 0  # heavy atoms of the molecule (frame backbone; set by training)
     frame_hidden: int = 512  # frame backbone: MLP width
     frame_layers: int = 3  # frame backbone: hidden layers
     frame_input_scale: float = 1.0  # frame backbone: coordinates (Å) are multiplied by this before the MLP
+    local_hidden: int = 96  # local backbone: width of the invariant messages
+    local_layers: int = 3  # local backbone: message-passing rounds
+    local_cutoff: float = 6.0  # local backbone: Å, neighbours in the current frame
     irreps_hidden: str = "64x0e + 24x1o + 8x2e"
     layers: int = 4
     cutoff: float = 10.0  # Å, neighbours in the current frame

@@ -41,7 +41,8 @@ class FrameJumpNet(nn.Module):
         """Store the frame that defines the canonical orientation (any structure of the molecule)."""
         self.reference.copy_(frame - frame.mean(0))
 
-    def context(self, x0: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    def context(self, x0: torch.Tensor, batch: torch.Tensor, tokens: torch.Tensor | None = None,
+                residue_index: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, 3) world-to-frame rotations of the current frames (fixed for a whole jump, so computed once)."""
         n = self.config.atoms
         if x0.shape[0] % n:

@@ -86,7 +86,8 @@ class EquiJumpNet(nn.Module):
         """Neighbour pairs in the current frame (fixed for a whole jump)."""
         return radius_graph(x0, batch, self.config.cutoff)
 
-    def context(self, x0: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    def context(self, x0: torch.Tensor, batch: torch.Tensor, tokens: torch.Tensor | None = None,
+                residue_index: torch.Tensor | None = None) -> torch.Tensor:
         """What a whole jump shares, computed once per jump: the neighbour pairs."""
         return self.edges(x0, batch)
 

@@ -27,7 +27,8 @@ class SumJumpNet(nn.Module):
     def set_reference(self, frame: torch.Tensor) -> None:
         self.frame.set_reference(frame)
 
-    def context(self, x0: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def context(self, x0: torch.Tensor, batch: torch.Tensor, tokens: torch.Tensor | None = None,
+                residue_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(neighbour pairs, rotations), both fixed for a whole jump."""
         return self.graph.context(x0, batch), self.frame.context(x0, batch)
 
