@@ -70,6 +70,7 @@ def rollout(
     eps: float | None = typer.Option(None, "--eps", min=0.0, help="SDE diffusion scale [default: the card's, else 1]."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Integration steps per jump [default: the card's, else 8]."),
     retries: int = typer.Option(8, "--retries", min=0, help="Redraws of a jump that inverts a Cα or breaks a bond before the walker stays put (0: accept every jump)."),
+    project: bool | None = typer.Option(None, "--project/--no-project", help="Restore the start's bond lengths and angles after every jump [default: the card's sampling settings, else off]."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same trajectories on the same device."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     pdb: bool = typer.Option(True, "--pdb/--no-pdb", help="Also write each walker as a multi-model PDB."),
@@ -89,7 +90,7 @@ def rollout(
             task = bar.add_task("jumping", total=jumps)
             meta = api.rollout(
                 checkpoint, init, out, jumps, walkers=walkers, mode=None if ode is None else ("ode" if ode else "sde"), eps=eps, steps=steps, retries=retries,
-                seed=seed, device=device, pdb=pdb, on_jump=lambda k: bar.update(task, completed=k),
+                project=project, seed=seed, device=device, pdb=pdb, on_jump=lambda k: bar.update(task, completed=k),
             )
         rows = [(k, _value(v)) for k, v in meta.items() if not isinstance(v, dict)]
         rows += [(k, _value(meta["checks"][k])) for k in ("rejected_fraction", "stayed_fraction") if "checks" in meta]

@@ -78,19 +78,19 @@ class _RolloutWriter:
 
 def rollout(
     checkpoint: str, init: str | os.PathLike, out: str | os.PathLike, jumps: int, *, walkers: int = 1, mode: str | None = None,
-    eps: float | None = None, steps: int | None = None, retries: int = 8, seed: int = 0, device: str = "auto", pdb: bool = True,
-    on_jump: Callable[[int], None] | None = None,
+    eps: float | None = None, steps: int | None = None, retries: int = 8, project: bool | None = None, seed: int = 0,
+    device: str = "auto", pdb: bool = True, on_jump: Callable[[int], None] | None = None,
 ) -> dict:
     """Advance ``walkers`` copies of ``init`` by ``jumps`` jumps; writes ``out/walker-*.xtc`` (+ ``.pdb``) and ``meta.json``.
 
-    ``mode``, ``eps`` and ``steps`` left as None take the checkpoint card's sampling settings (else ODE, 8 steps).
+    ``mode``, ``eps``, ``steps`` and ``project`` left as None take the checkpoint card's sampling settings (else ODE, 8 steps, no projection).
     """
     from gen3d.samplers.equijump import DynamicsSampler, RolloutError, card_settings, load_jump_model, match_topology, topology_protein
 
     if mode not in (None, "ode", "sde"):
         raise InputError(f"unknown mode {mode!r} (use ode or sde)")
     model, card = load_jump_model(checkpoint)
-    settings = card_settings(card, mode, eps, steps, retries)
+    settings = card_settings(card, mode, eps, steps, retries, project)
     sampler = DynamicsSampler(model, card, jumps=jumps, settings=settings)
     mode, eps, steps = settings.mode, settings.eps, settings.steps
     start = match_topology(_read_start(init), sampler.card)
@@ -98,7 +98,7 @@ def rollout(
     writer = _RolloutWriter(out, topology_protein(sampler.card), sampler.tau_ps, pdb, start, walkers)
     meta = {"checkpoint": sampler.card.get("name"), "checkpoint_sha256": sampler.card.get("sha256"), "init": Path(init).name,
             "tau_ps": sampler.tau_ps, "jumps": jumps, "walkers": walkers, "mode": mode, "eps": eps if mode == "sde" else 0.0,
-            "steps_per_jump": steps, "retries": retries, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
+            "steps_per_jump": steps, "retries": retries, "covalent_projection": settings.project, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
     began = time.perf_counter()
     try:
         for frame in sampler.rollout(start, walkers, jumps, seed=seed, device=device, on_jump=on_jump):

@@ -151,7 +151,7 @@ class EquiJumpTask:
         from gen3d.samplers.equijump import DynamicsSampler, card_settings
 
         card = {"data": {"topology": card_topology(self.data)}, "sampling": self.sampling}
-        sampler = DynamicsSampler(model, card, jumps=VALID_JUMPS, settings=card_settings(card, retries=0))  # the raw model
+        sampler = DynamicsSampler(model, card, jumps=VALID_JUMPS, settings=card_settings(card, retries=0, project=False))  # the raw model
         frames = np.concatenate(self.valid_frames)
         starts = frames[np.linspace(0, len(frames) - 1, VALID_WALKERS).astype(int)]
         generator = torch.Generator(device=device).manual_seed(0)
