@@ -146,6 +146,21 @@ def test_messages_that_see_both_atoms_keep_e3_equivariance_and_permutations():
     assert sum(p.numel() for p in net.parameters()) > sum(p.numel() for p in plain.parameters())  # the option is wired in
 
 
+def _assert_so3_not_o3(net, tokens, residues, x0, xs, s, batch) -> torch.Tensor:
+    """Outputs rotate with proper rotations and ignore translations (1e-9, float64), but a mirror image
+    is a different input (proper frames tell enantiomers apart); returns b."""
+    b, eta = net(tokens, residues, x0, xs, s, batch)
+    assert b.abs().max() > 1e-3 and eta.abs().max() > 1e-3  # random weights give a non-trivial field
+    for _ in range(3):
+        R, t = o3.rand_matrix(dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
+        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
+        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
+    b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
+    assert (b_mirror - (-b)).abs().max() > 1e-4
+    return b
+
+
 def test_frame_backbone_rotates_with_the_system_and_is_not_mirror_symmetric():
     from dataclasses import replace
 
@@ -155,14 +170,7 @@ def test_frame_backbone_rotates_with_the_system_and_is_not_mirror_symmetric():
     net = build_network(replace(CONFIG, backbone="frame", atoms=6, frame_hidden=32, frame_layers=2)).double()
     tokens, residues, x0, xs, s, batch = _inputs()
     net.set_reference(x0[:6] + 0.3 * torch.randn(6, 3, dtype=torch.float64))
-    b, eta = net(tokens, residues, x0, xs, s, batch)
-    for _ in range(3):
-        R, t = o3.rand_matrix(dtype=torch.float64), torch.randn(3, dtype=torch.float64)
-        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
-        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
-        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
-    b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
-    assert (b_mirror - (-b)).abs().max() > 1e-4  # proper frames only: an enantiomer is a different input
+    b = _assert_so3_not_o3(net, tokens, residues, x0, xs, s, batch)
     b_alone, _ = net(tokens[:6], residues[:6], x0[:6], xs[:6], s[:1], batch[:6])
     torch.testing.assert_close(b_alone, b[:6], atol=1e-12, rtol=0)  # systems in a batch do not interact
     with pytest.raises(ValueError, match="6 atoms per system"):
@@ -212,15 +220,7 @@ def test_local_frame_backbone_rotates_with_the_system_and_keeps_systems_apart():
     vocabulary, tokens, residues, x0, xs, s, batch = _peptide_inputs()
     torch.manual_seed(9)
     net = build_network(replace(CONFIG, vocabulary=vocabulary, backbone="local", local_hidden=16, local_layers=2)).double()
-    b, eta = net(tokens, residues, x0, xs, s, batch)
-    assert b.abs().max() > 1e-3 and eta.abs().max() > 1e-3  # random weights give a non-trivial field
-    for _ in range(3):
-        R, t = o3.rand_matrix(dtype=torch.float64), torch.randn(3, dtype=torch.float64)
-        b2, eta2 = net(tokens, residues, x0 @ R.T + t, xs @ R.T + t, s, batch)
-        torch.testing.assert_close(b2, b @ R.T, atol=1e-9, rtol=0)
-        torch.testing.assert_close(eta2, eta @ R.T, atol=1e-9, rtol=0)
-    b_mirror, _ = net(tokens, residues, -x0, -xs, s, batch)
-    assert (b_mirror - (-b)).abs().max() > 1e-4  # proper residue frames: an enantiomer is a different input
+    b = _assert_so3_not_o3(net, tokens, residues, x0, xs, s, batch)
     n = 13
     perm = torch.randperm(n)
     b_perm, _ = net(tokens[:n][perm], residues[:n][perm], x0[:n][perm], xs[:n][perm], s[:1], batch[:n])
