@@ -104,3 +104,14 @@ register(
         description="EquiJump: 100 ps stochastic-interpolant jumps of alanine dipeptide (amber14 + OBC2, 300 K), canonical-frame network",
     )
 )
+register(
+    ModelEntry(
+        name="equijump-cln025",
+        method="equijump",
+        area="dynamics",
+        model="gen3d.models.equijump.LocalFrameJumpNet",
+        sampler="gen3d.samplers.equijump.DynamicsSampler",
+        checkpoint="equijump-cln025",
+        description="EquiJump: 50 ps jumps of chignolin CLN025 (amber14 + OBC2, 300 K), residue-frame network, projected onto the start's covalent geometry",
+    )
+)
