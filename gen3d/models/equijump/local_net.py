@@ -13,6 +13,8 @@ borrow their neighbouring residue's frame.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -23,6 +25,25 @@ from gen3d.nn.scatter import scatter_sum
 
 BACKBONE = ("N", "CA", "C")
 LENGTH_SCALE = 0.2  # 1/Å: local coordinates enter the MLPs at about unit size
+
+
+class LocalContext(NamedTuple):
+    """What one jump shares: neighbour pairs, residue frames and every feature of the current frame alone."""
+
+    edges: torch.Tensor  # (2, E) src, dst
+    rot: torch.Tensor  # (n, 3, 3) world -> residue frame, per row
+    origin: torch.Tensor  # (n, 3) the row's residue Cα
+    edge_rot: torch.Tensor  # (E, 3, 3) the receiving atom's frame
+    p0: torch.Tensor  # (n, 3) scaled position in the residue frame
+    r0: torch.Tensor  # (E, 3) scaled current-frame offset in the receiver's frame
+    len0: torch.Tensor  # (E, 1)
+    fixed: torch.Tensor  # (E, num_basis + classes) distance basis and residue-separation class
+    degree: torch.Tensor  # (n, 1) sqrt of the in-degree, the message normaliser
+
+
+def _apply(rot: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate row vectors into their frames and scale them to about unit size."""
+    return torch.einsum("nij,nj->ni", rot, v) * LENGTH_SCALE
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -80,37 +101,38 @@ class LocalFrameJumpNet(nn.Module):
         self.norm = nn.ModuleList(nn.LayerNorm(H) for _ in range(cfg.local_layers))
         self.head = mlp([H, H, 6])
 
-    def context(self, x0: torch.Tensor, batch: torch.Tensor, tokens: torch.Tensor, residue_index: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(neighbour pairs, per-row residue rotations, per-row Cα) of the current frame, fixed for a whole jump."""
-        edges = radius_graph(x0, batch, self.config.local_cutoff)
+    def context(self, x0: torch.Tensor, batch: torch.Tensor, tokens: torch.Tensor, residue_index: torch.Tensor) -> LocalContext:
+        """Everything that depends on the current frame only (pairs, frames, x0 features), computed once per jump."""
+        cfg = self.config
+        src, dst = edges = radius_graph(x0, batch, cfg.local_cutoff)
         width = int(residue_index.max()) + 1
         key = batch * width + residue_index
         rot, origin = residue_frames(x0, self.role[tokens], key, width, (int(batch.max()) + 1) * width)
-        return edges, rot, origin
+        edge_rot = rot[dst]
+        r0 = _apply(edge_rot, x0[src] - x0[dst])
+        len0 = r0.norm(dim=-1, keepdim=True)
+        sep = (residue_index[src] - residue_index[dst]).clamp(-cfg.max_separation, cfg.max_separation) + cfg.max_separation
+        fixed = torch.cat([gaussian_basis(len0[:, 0] / LENGTH_SCALE, cfg.local_cutoff, cfg.num_basis),
+                           nn.functional.one_hot(sep, self.num_classes).to(x0.dtype)], -1)
+        degree = scatter_sum(torch.ones_like(len0), dst, len(x0)).clamp_min(1.0).sqrt()
+        return LocalContext(edges, rot, origin, edge_rot, _apply(rot, x0 - origin), r0, len0, fixed, degree)
 
     def forward(
         self, tokens: torch.Tensor, residue_index: torch.Tensor, x0: torch.Tensor, xs: torch.Tensor, s: torch.Tensor,
-        batch: torch.Tensor, context: tuple[torch.Tensor, ...] | None = None,
+        batch: torch.Tensor, context: LocalContext | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``s``: one time per system (B,); returns (x1 - xs or b) and eta, each (n, 3)."""
         cfg = self.config
-        if context is None:
-            context = self.context(x0, batch, tokens, residue_index)
-        (src, dst), rot, origin = context
-        local = lambda v, rows: torch.einsum("nij,nj->ni", rot[rows], v) * LENGTH_SCALE  # noqa: E731
-        every = torch.arange(len(x0), device=x0.device)
-        p0, ps = local(x0 - origin, every), local(xs - origin, every)
-        h = self.node_in(torch.cat([self.token(tokens), time_features(s, cfg.time_frequencies)[batch], p0, ps, ps - p0], -1))
-        r0, rs = local(x0[src] - x0[dst], dst), local(xs[src] - xs[dst], dst)
-        len0, lens = r0.norm(dim=-1, keepdim=True), rs.norm(dim=-1, keepdim=True)
-        sep = (residue_index[src] - residue_index[dst]).clamp(-cfg.max_separation, cfg.max_separation) + cfg.max_separation
-        edge = torch.cat([r0, rs, len0, lens, (lens - len0) / LENGTH_SCALE,
-                          gaussian_basis(len0[:, 0] / LENGTH_SCALE, cfg.local_cutoff, cfg.num_basis),
-                          nn.functional.one_hot(sep, self.num_classes).to(x0.dtype)], -1)
-        degree = scatter_sum(torch.ones_like(len0), dst, len(x0)).clamp_min(1.0).sqrt()
+        c = self.context(x0, batch, tokens, residue_index) if context is None else context
+        src, dst = c.edges
+        ps = _apply(c.rot, xs - c.origin)
+        h = self.node_in(torch.cat([self.token(tokens), time_features(s, cfg.time_frequencies)[batch], c.p0, ps, ps - c.p0], -1))
+        rs = _apply(c.edge_rot, xs[src] - xs[dst])
+        lens = rs.norm(dim=-1, keepdim=True)
+        edge = torch.cat([c.r0, rs, c.len0, lens, (lens - c.len0) / LENGTH_SCALE, c.fixed], -1)
         for k in range(cfg.local_layers):
             m = self.message[k](nn.functional.silu(self.edge_in[k](edge) + self.send[k](h)[src] + self.receive[k](h)[dst]))
-            h = h + self.update[k](torch.cat([self.norm[k](h), scatter_sum(m, dst, len(x0)) / degree], -1))
+            h = h + self.update[k](torch.cat([self.norm[k](h), scatter_sum(m, dst, len(x0)) / c.degree], -1))
         out = self.head(h).view(-1, 2, 3) * torch.tensor([1 / LENGTH_SCALE, 1.0], dtype=h.dtype, device=h.device)[:, None]
-        out = torch.einsum("nji,nkj->nki", rot, out)  # frame -> world: R^T v
+        out = torch.einsum("nji,nkj->nki", c.rot, out)  # frame -> world: R^T v
         return out[:, 0], out[:, 1]
