@@ -59,3 +59,28 @@ def test_training_run_exports_a_checkpoint_with_rollout_validation(tmp_path):
     assert "ALA:CB" in model.config.vocabulary
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert any("validation" in r for r in log)
+
+
+def test_a_run_can_start_from_a_checkpoint_and_says_so(tmp_path):
+    import pytest
+    from safetensors.torch import load_file
+
+    from gen3d.train.config import ConfigError
+
+    md = ala2_md(tmp_path / "md", ns=0.02)
+    config = {
+        "name": "tiny", "model": {**TINY_JUMP.to_dict(), "vocabulary": []},
+        "train": {"steps": 2, "batch_size": 4, "validate_every": 100, "log_every": 1, "num_workers": 0, "warmup": 1},
+        "data": {"trajectories": [str(md)], "valid_fraction": 0.5},
+    }
+    train_equijump(config, tmp_path / "first", torch.device("cpu"), echo=None)
+    start = tmp_path / "first" / "export"
+    frozen = {**config, "train": {**config["train"], "lr": 0.0, "min_lr": 0.0, "init_from": str(start)}}
+    train_equijump(frozen, tmp_path / "second", torch.device("cpu"), echo=None)
+    first, second = load_file(str(start / "model.safetensors")), load_file(str(tmp_path / "second" / "export" / "model.safetensors"))
+    assert all(torch.equal(first[k], second[k]) for k in first)  # lr 0: the start's weights, unchanged
+    card = json.loads((tmp_path / "second" / "export" / "card.json").read_text())
+    assert card["training"]["init_from"]["sha256"] == json.loads((start / "card.json").read_text())["sha256"]
+    other = {**frozen, "model": {**frozen["model"], "layers": 1}}
+    with pytest.raises(ConfigError, match="layers"):
+        train_equijump(other, tmp_path / "third", torch.device("cpu"), echo=None)

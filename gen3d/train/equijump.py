@@ -7,6 +7,7 @@ topology are taken from the data, so a checkpoint only accepts starts with that 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from gen3d.models.equijump import VERSION, EquiJumpConfig, Interpolant, build_ne
 from gen3d.models.equijump.interpolant import centred
 from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
+from gen3d.train.state import STATE_FILE
+from gen3d.train.warm_start import warm_start
 
 VALID_PAIRS = 512
 VALID_WALKERS, VALID_JUMPS = 64, 20
@@ -186,7 +189,9 @@ def load_training_data(data_cfg: dict) -> MDTrajectories:
     return MDTrajectories(first.topology, [t for d in loaded for t in d.trajectories], first.dt_ps, first.mdtraj_topology)
 
 
-def make_card(name: str, task: EquiJumpTask, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str) -> dict:
+def make_card(
+    name: str, task: EquiJumpTask, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str, init: dict | None = None
+) -> dict:
     """The checkpoint card; rollout metrics are added by the evaluation that measures them."""
     frames = sum(len(t) for t in task.train_frames)
     return {
@@ -207,8 +212,21 @@ def make_card(name: str, task: EquiJumpTask, train_cfg: TrainConfig, data_cfg: d
             "topology": card_topology(task.data),
         },
         **({"sampling": task.sampling} if task.sampling else {}),
-        "training": training_card(train_cfg, info, device, pairs_seen=(info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1)),
+        "training": training_card(
+            train_cfg, info, device, pairs_seen=(info.get("step") or 0) * train_cfg.batch_size * info.get("world_size", 1),
+            **({"init_from": init} if init else {}),
+        ),
     }
+
+
+def start_weights(task: EquiJumpTask, train_cfg: TrainConfig, out_dir: Path) -> dict | None:
+    """Warm-start a fresh run from ``train.init_from``; a resumed run keeps the provenance it recorded."""
+    if not train_cfg.init_from:
+        return None
+    card = out_dir / "export" / "card.json"
+    if (out_dir / STATE_FILE).exists() and card.exists():
+        return json.loads(card.read_text())["training"].get("init_from")
+    return warm_start(task.model, train_cfg.init_from, "equijump", task.config.to_dict())
 
 
 def train_equijump(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
@@ -217,8 +235,10 @@ def train_equijump(config: dict, out_dir: Path, device: torch.device, echo=print
     data = load_training_data(data_cfg)
     task = EquiJumpTask(model_cfg, data, float(data_cfg.get("valid_fraction", 0.1)), seed=train_cfg.seed, sampling=config.get("sampling"))
     name = str(config.get("name", "equijump"))
+    init = start_weights(task, train_cfg, out_dir)
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
-        save_checkpoint(out_dir / "export", ema_model.state_dict(), make_card(name, task, train_cfg, data_cfg, info, str(device)))
+        card = make_card(name, task, train_cfg, data_cfg, info, str(device), init)
+        save_checkpoint(out_dir / "export", ema_model.state_dict(), card)
 
     return train(task, train_cfg, out_dir, device, echo=echo, on_save=export, on_step=on_step)

@@ -43,6 +43,7 @@ class TrainConfig:
     save_every_s: float = 300.0
     num_workers: int = 1
     threads: int = 0
+    init_from: str = ""  # a checkpoint (name or folder) whose weights start a fresh run; ignored when resuming
 
 
 class Task(Protocol):

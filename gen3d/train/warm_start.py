@@ -1,0 +1,24 @@
+"""Start a training run from a published checkpoint's weights: fine-tuning on more data costs
+a fraction of training from scratch, and the card says which weights it started from."""
+
+from __future__ import annotations
+
+import torch
+
+from gen3d.checkpoints import load_checkpoint
+from gen3d.train.config import ConfigError
+
+
+def warm_start(model: torch.nn.Module, name_or_path: str, method: str, config: dict) -> dict:
+    """Load a verified checkpoint's weights into ``model``; its model config must equal ``config``.
+
+    Returns the provenance recorded in the new card (name, sha256, steps of the start).
+    """
+    state, card = load_checkpoint(name_or_path, method)
+    theirs = card.get("config", {})
+    differ = sorted(k for k in set(theirs) | set(config) if theirs.get(k) != config.get(k))
+    if differ:
+        raise ConfigError(f"train.init_from={name_or_path}: its model config differs in {', '.join(differ)}")
+    model.load_state_dict(state, strict=True)
+    return {"checkpoint": card.get("name", str(name_or_path)), "sha256": card["sha256"],
+            "steps": (card.get("training") or {}).get("steps")}
