@@ -12,6 +12,15 @@ from gen3d.train.equijump import EquiJumpTask, sample_times, train_equijump
 from tests.dynamics_fixtures import TINY_JUMP, ala2_md
 
 
+def _tiny_config(md, **train) -> dict:
+    """A training config for the tiny network on one MD folder, half of it held out."""
+    return {
+        "name": "tiny", "model": {**TINY_JUMP.to_dict(), "vocabulary": []},
+        "train": {"batch_size": 4, "num_workers": 0, "warmup": 1, **train},
+        "data": {"trajectories": [str(md)], "valid_fraction": 0.5},
+    }
+
+
 def test_lagged_pairs_are_centred_and_aligned(tmp_path):
     import numpy as np
 
@@ -46,12 +55,7 @@ def test_loss_falls_when_fitting_a_fixed_batch(tmp_path):
 
 
 def test_training_run_exports_a_checkpoint_with_rollout_validation(tmp_path):
-    md = ala2_md(tmp_path / "md", ns=0.02)
-    config = {
-        "name": "tiny", "model": {**TINY_JUMP.to_dict(), "vocabulary": []},
-        "train": {"steps": 4, "batch_size": 4, "validate_every": 4, "log_every": 2, "num_workers": 0, "warmup": 1},
-        "data": {"trajectories": [str(md)], "valid_fraction": 0.5},
-    }
+    config = _tiny_config(ala2_md(tmp_path / "md", ns=0.02), steps=4, validate_every=4, log_every=2)
     info = train_equijump(config, tmp_path / "run", torch.device("cpu"), echo=None)
     assert info["step"] == 4 and "rollout_js_phi_psi" in info["validation"]
     model, card = load_jump_model(str(tmp_path / "run" / "export"))
@@ -67,12 +71,7 @@ def test_a_run_can_start_from_a_checkpoint_and_says_so(tmp_path):
 
     from gen3d.train.config import ConfigError
 
-    md = ala2_md(tmp_path / "md", ns=0.02)
-    config = {
-        "name": "tiny", "model": {**TINY_JUMP.to_dict(), "vocabulary": []},
-        "train": {"steps": 2, "batch_size": 4, "validate_every": 100, "log_every": 1, "num_workers": 0, "warmup": 1},
-        "data": {"trajectories": [str(md)], "valid_fraction": 0.5},
-    }
+    config = _tiny_config(ala2_md(tmp_path / "md", ns=0.02), steps=2, validate_every=100, log_every=1)
     train_equijump(config, tmp_path / "first", torch.device("cpu"), echo=None)
     start = tmp_path / "first" / "export"
     frozen = {**config, "train": {**config["train"], "lr": 0.0, "min_lr": 0.0, "init_from": str(start)}}
