@@ -70,6 +70,16 @@ def test_config_overrides(tmp_path):
     assert cfg["train"]["steps"] == 20 and cfg["model"]["irreps_hidden"] == "8x0e" and cfg["data"]["noise"] == 0.1
 
 
+def test_a_trainer_without_warm_starts_rejects_init_from():
+    import pytest
+
+    from gen3d.train.config import ConfigError
+    from gen3d.train.symphony import build_configs
+
+    with pytest.raises(ConfigError, match="init_from"):
+        build_configs({"train": {"init_from": "symphony-qm9"}, "model": {}})
+
+
 SCRIPT = textwrap.dedent(
     """
     import sys, torch, torch.distributed as dist

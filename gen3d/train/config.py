@@ -36,8 +36,13 @@ def load_config(path: Path, overrides: list[str] = ()) -> dict:
     return config
 
 
-def split_config(config: dict, model_from_dict, required_data: tuple[str, ...] = ()) -> tuple[object, "TrainConfig", dict]:
-    """A parsed config as (model config via ``model_from_dict(config["model"])``, TrainConfig, data settings)."""
+def split_config(
+    config: dict, model_from_dict, required_data: tuple[str, ...] = (), warm_start: bool = False
+) -> tuple[object, "TrainConfig", dict]:
+    """A parsed config as (model config via ``model_from_dict(config["model"])``, TrainConfig, data settings).
+
+    ``warm_start`` says whether the trainer honours ``train.init_from``; others reject it rather than ignore it.
+    """
     from dataclasses import fields
 
     from gen3d.train.loop import TrainConfig
@@ -46,6 +51,8 @@ def split_config(config: dict, model_from_dict, required_data: tuple[str, ...] =
     unknown = set(config.get("train", {})) - known
     if unknown:
         raise ConfigError(f"unknown train keys: {sorted(unknown)}")
+    if config.get("train", {}).get("init_from") and not warm_start:
+        raise ConfigError("train.init_from is not supported by this trainer")
     data = config.get("data", {})
     missing = [key for key in required_data if key not in data]
     if missing:

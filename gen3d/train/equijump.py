@@ -174,7 +174,7 @@ class EquiJumpTask:
 
 def build_configs(config: dict) -> tuple[EquiJumpConfig, TrainConfig, dict]:
     """Split a parsed config file into model, training and data settings."""
-    return split_config(config, EquiJumpConfig.from_dict, required_data=("trajectories",))
+    return split_config(config, EquiJumpConfig.from_dict, required_data=("trajectories",), warm_start=True)
 
 
 def load_training_data(data_cfg: dict) -> MDTrajectories:
@@ -225,7 +225,7 @@ def start_weights(task: EquiJumpTask, train_cfg: TrainConfig, out_dir: Path) -> 
         return None
     card = out_dir / "export" / "card.json"
     if (out_dir / STATE_FILE).exists() and card.exists():
-        return json.loads(card.read_text())["training"].get("init_from")
+        return json.loads(card.read_text()).get("training", {}).get("init_from")
     return warm_start(task.model, train_cfg.init_from, "equijump", task.config.to_dict())
 
 
