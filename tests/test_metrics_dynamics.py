@@ -102,3 +102,19 @@ def test_protein_report_uses_tica_rmsd_rg_and_contacts():
     m = report["metrics"]
     assert {"js_tica", "js_rmsd", "js_rg", "js_q", "mean_rmsd", "mean_q"} <= set(m)
     assert 0.0 <= m["js_tica"] <= np.log(2) and "tica" in series
+
+
+def test_protein_report_states_the_reference_runs_own_spread():
+    traj = _adk()
+    xyz = traj.xyz.astype(np.float64) * 10
+    split = np.array_split(xyz, 4)
+    data = load_like(traj)
+    runs = MDTrajectories(data.topology, split, 1.0)
+    m, _ = evaluate_dynamics(runs, runs, tica_lag_ps=2.0)
+    floor = m["metrics"]
+    rg = [radius_of_gyration(s) for s in split]
+    assert floor["js_rg_reference_leave_one_out"][1] == pytest.approx(js_1d(rg[1], np.concatenate([rg[0], rg[2], rg[3]])), abs=1e-4)
+    assert floor["js_rg_reference_halves"] == pytest.approx(js_1d(np.concatenate(rg[0::2]), np.concatenate(rg[1::2])))
+    assert len(floor["js_rmsd_reference_leave_one_out"]) == 4 and floor["js_rmsd_reference_leave_one_out_mean"] > 0
+    two = MDTrajectories(data.topology, split[:2], 1.0)
+    assert not any("leave_one_out" in k for k in evaluate_dynamics(two, two, tica_lag_ps=2.0)[0]["metrics"])

@@ -61,6 +61,27 @@ def _run_spread(reference: MDTrajectories, quads: tuple[np.ndarray, np.ndarray])
     return {f"{b}_reference_run_spread": max(p[b] for p in pops) - min(p[b] for p in pops) for b in pops[0]}
 
 
+def _protein_run_floor(reference: MDTrajectories, native: np.ndarray) -> dict:
+    """The reference's own noise on the protein targets: each run against the others, and even against odd runs.
+
+    A model cannot be judged finer than independent reference runs agree with each other, so these
+    floors are printed next to the model's JS values (needs at least 3 runs; the halves need 4).
+    """
+    runs = reference.trajectories
+    if len(runs) < 3:
+        return {}
+    ca = np.flatnonzero(reference.topology.atom_names == "CA")
+    obs = {"rmsd": [rmsd_to(t, native, ca) for t in runs], "rg": [radius_of_gyration(t) for t in runs]}
+    floor: dict = {}
+    for name, per_run in obs.items():
+        loo = [js_1d(per_run[k], np.concatenate(per_run[:k] + per_run[k + 1:])) for k in range(len(runs))]
+        floor[f"js_{name}_reference_leave_one_out"] = [round(v, 4) for v in loo]
+        floor[f"js_{name}_reference_leave_one_out_mean"] = float(np.mean(loo))
+        if len(runs) >= 4:
+            floor[f"js_{name}_reference_halves"] = js_1d(np.concatenate(per_run[0::2]), np.concatenate(per_run[1::2]))
+    return floor
+
+
 def _protein_metrics(model: MDTrajectories, reference: MDTrajectories, native: np.ndarray, tica_lag: int) -> tuple[dict, dict]:
     top = reference.topology
     ca = np.flatnonzero(top.atom_names == "CA")
@@ -116,6 +137,7 @@ def evaluate_dynamics(
     else:
         lag = max(int(round(tica_lag_ps / max(reference.dt_ps, 1e-9))), 1)
         extra, series = _protein_metrics(model, reference, native, lag)
+        extra.update(_protein_run_floor(reference, native))
     metrics.update(extra)
     return {"n": int(len(frames)), "trajectories": len(model.trajectories), "reference_frames": int(len(reference.frames)),
             "metrics": metrics, "per_item": per_item}, series
