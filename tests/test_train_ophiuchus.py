@@ -9,6 +9,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
 from gen3d.checkpoints import save_checkpoint
@@ -138,11 +139,11 @@ def _readout_config(tmp_path: Path, ae: Path, steps: int) -> dict:
         width = 16
         layers = 2
         dropout = 0.1
+        levels = 1
     """
     data = """
         window = 24
         min_window = 16
-        train_windows = 8
         valid_windows = 4
     """
     return load_config(_tiny_config(tmp_path, ae, "readout.toml", head, data, steps))
@@ -165,10 +166,22 @@ def test_type_readout_resumes_exactly_and_exports_the_frozen_trunk_with_it(tmp_p
     trunk, _ = load_checkpoint(ae, "ophiuchus")
     exported, card = load_checkpoint(tmp_path / "split" / "export", "ophiuchus")
     assert all(torch.equal(trunk[k], exported[k]) for k in trunk)
-    assert card["config"]["type_readout_kernel"] == 3 and card["metrics"] is None
+    assert card["config"]["type_readout_kernel"] == 3 and card["config"]["type_readout_levels"] == 1
+    assert card["metrics"] is None
     auto = ProteinAutoencoder.from_checkpoint(str(tmp_path / "split" / "export"))
     assert auto.model.type_readout is not None
     # refitting on an export replaces its readout; the trunk stays the same
     train_type_readout(_readout_config(tmp_path, tmp_path / "split" / "export", 1), tmp_path / "refit", cpu, echo=None)
     refit, _ = load_checkpoint(tmp_path / "refit" / "export", "ophiuchus")
     assert set(refit) == set(exported) and all(torch.equal(trunk[k], refit[k]) for k in trunk)
+
+
+def test_type_readout_rejects_more_levels_than_the_autoencoder_has(tmp_path):
+    from gen3d.train.config import ConfigError
+    from gen3d.train.ophiuchus_readout import train_type_readout
+
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    config = _readout_config(tmp_path, tiny_autoencoder(tmp_path / "ae"), 1)
+    config["readout"]["levels"] = 9
+    with pytest.raises(ConfigError, match="readout.levels"):
+        train_type_readout(config, tmp_path / "run", torch.device("cpu"), echo=None)

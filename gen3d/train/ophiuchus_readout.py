@@ -1,9 +1,9 @@
 """Fit a residue-type readout on a frozen Ophiuchus autoencoder and export the autoencoder with it.
 
 The trunk (encoder, latent, decoder geometry) is not touched, so latents, Cα and atoms stay
-bit-identical; only the residue types the decoder reports change. The frozen decoder's features
-of fixed random windows are computed once (a pure function of the seed), so a resumed run
-rebuilds the same cache and continues from the saved readout, optimiser and RNG state.
+bit-identical; only the residue types the decoder reports change. Every step draws fresh random
+crops (a pure function of seed and step) and runs the frozen trunk on them, so the readout never
+sees a crop twice and a resumed run continues exactly; the validation windows are decoded once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from gen3d.checkpoints import load_model, read_card, resolve, save_checkpoint, sha256_of
-from gen3d.data.protein_batches import collate_windows, random_windows
+from gen3d.data.protein_batches import ResidueBatch, collate_windows, random_windows
 from gen3d.data.protein_corpus import FragmentSet, load_fragments
 from gen3d.models.ophiuchus.autoencoder import Ophiuchus
 from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
@@ -24,8 +24,9 @@ from gen3d.models.ophiuchus.type_readout import TypeReadout
 from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
 
-READOUT_KEYS = ("kernel", "width", "layers", "dropout")
+READOUT_KEYS = ("kernel", "width", "layers", "dropout", "levels")
 CACHE_BATCH = 16
+STANDARDISE_WINDOWS = 128  # crops whose invariants set the readout's input standardisation
 
 
 @dataclass
@@ -40,55 +41,74 @@ class ReadoutBatch:
         return ReadoutBatch(self.invariants.to(device), self.aatype.to(device), self.mask.to(device))
 
 
-@torch.no_grad()
-def cached_invariants(
-    model: Ophiuchus, readout: TypeReadout, data: FragmentSet, segments: np.ndarray, count: int, window: int, seed: int,
-    min_window: int | None = None,
-) -> ReadoutBatch:
-    """Readout inputs of ``count`` random windows of ``segments`` (``min_window`` to ``window`` residues; whole segments
-    where shorter), decoded by the frozen ``model`` and stored as float16."""
-    min_window = window if min_window is None else min_window
-    rng = np.random.default_rng(seed)
+def random_crops(
+    data: FragmentSet, segments: np.ndarray, count: int, window: int, min_window: int, rng: np.random.Generator
+) -> list[tuple[int, int, int]]:
+    """``count`` crops of ``min_window`` to ``window`` residues (whole segments where shorter): the trunk's features
+    change with the chain length it sees, so the readout learns from all lengths it will be used on."""
     windows = random_windows(data, segments, count, window, rng)
-    if min_window < window:  # crops of random length: the trunk's features change with the chain length it sees
-        sizes = rng.integers(min_window, window + 1, size=count)
-        windows = [(seg, start + int(rng.integers(0, size - min(size, n) + 1)), min(size, n))
-                   for (seg, start, size), n in zip(windows, sizes)]
-    length = model.padded_length(window)
+    if min_window >= window:
+        return windows
+    sizes = rng.integers(min_window, window + 1, size=count)
+    return [(seg, start + int(rng.integers(0, size - min(size, n) + 1)), min(size, n))
+            for (seg, start, size), n in zip(windows, sizes)]
+
+
+@torch.no_grad()
+def trunk_invariants(model: Ophiuchus, readout: TypeReadout, batch: ResidueBatch) -> torch.Tensor:
+    """Readout inputs ``(B, N, D)`` of a residue batch, decoded by the frozen ``model``."""
+    latent = model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
+    _, hidden, out, _ = model.decode_features(latent, batch.mask)
+    return readout.invariants(hidden, out)
+
+
+def cached_invariants(
+    model: Ophiuchus, readout: TypeReadout, data: FragmentSet, windows: list[tuple[int, int, int]], length: int
+) -> ReadoutBatch:
+    """Readout inputs of fixed ``windows``, padded to ``length`` residues and stored as float16."""
     parts = []
-    for k in range(0, count, CACHE_BATCH):
+    for k in range(0, len(windows), CACHE_BATCH):
         batch = collate_windows(data, windows[k : k + CACHE_BATCH], length)
-        latent = model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
-        _, hidden, out, _ = model.decode_features(latent, batch.mask)
-        parts.append((readout.invariants(hidden, out).half(), batch.aatype, batch.mask))
+        parts.append((trunk_invariants(model, readout, batch).half(), batch.aatype, batch.mask))
     return ReadoutBatch(*(torch.cat(column) for column in zip(*parts)))
 
 
+def readout_for(cfg: OphiuchusConfig, settings: dict) -> TypeReadout:
+    """A fresh readout for an autoencoder of config ``cfg`` (reading ``settings["levels"]`` coarser levels)."""
+    coarse = [(cfg.irreps_at(level), cfg.stride**level) for level in range(1, settings["levels"] + 1)]
+    return TypeReadout(cfg.irreps_at(0), settings["width"], settings["kernel"], settings["layers"], settings["dropout"], coarse)
+
+
 class ReadoutTask:
-    """Batches of cached decoder invariants; cross-entropy of the readout; validation recovery on held-out windows."""
+    """Fresh training crops decoded by the frozen trunk each step; cross-entropy of the readout; validation
+    recovery on fixed held-out windows."""
 
     def __init__(self, autoencoder: Ophiuchus, data: FragmentSet, settings: dict, data_cfg: dict, seed: int) -> None:
         torch.manual_seed(seed)
-        autoencoder.eval()
-        cfg = autoencoder.config
-        self.model = TypeReadout(cfg.irreps_at(0), settings["width"], settings["kernel"], settings["layers"], settings["dropout"])
-        window = int(data_cfg.get("window", 64))
-        train_ids, valid_ids = data.indices("train", min_length=16), data.indices("valid", min_length=16)
-        crop = int(data_cfg.get("min_window", window))
-        self.train_set = cached_invariants(
-            autoencoder, self.model, data, train_ids, int(data_cfg.get("train_windows", 16000)), window, seed, crop
-        )
-        self.valid_set = cached_invariants(autoencoder, self.model, data, valid_ids, int(data_cfg.get("valid_windows", 2000)), window, seed + 1)
-        rows = self.train_set.invariants[self.train_set.mask].float()
-        self.model.set_standardisation(rows)
+        self.trunk = autoencoder.eval().requires_grad_(False)
+        self.model = readout_for(autoencoder.config, settings)
+        self.data, self.window = data, int(data_cfg.get("window", 64))
+        self.min_window = int(data_cfg.get("min_window", self.window))
+        self.length = autoencoder.padded_length(self.window)
+        self.train_ids, valid_ids = data.indices("train", min_length=16), data.indices("valid", min_length=16)
+        rng = np.random.default_rng(seed + 1)
+        valid = random_windows(data, valid_ids, int(data_cfg.get("valid_windows", 2000)), self.window, rng)
+        self.valid_set = cached_invariants(autoencoder, self.model, data, valid, self.length)
+        rng = np.random.default_rng(seed)
+        sample = cached_invariants(autoencoder, self.model, data, self._crops(STANDARDISE_WINDOWS, rng), self.length)
+        self.model.set_standardisation(sample.invariants[sample.mask].float())
 
-    def batch(self, rank: int, step: int, seed: int, batch_size: int) -> ReadoutBatch:
+    def _crops(self, count: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
+        return random_crops(self.data, self.train_ids, count, self.window, self.min_window, rng)
+
+    def batch(self, rank: int, step: int, seed: int, batch_size: int) -> ResidueBatch:
         rng = np.random.default_rng([seed, rank, step])
-        idx = torch.from_numpy(rng.integers(0, len(self.train_set.aatype), batch_size))
-        return ReadoutBatch(self.train_set.invariants[idx], self.train_set.aatype[idx], self.train_set.mask[idx])
+        return collate_windows(self.data, self._crops(batch_size, rng), self.length)
 
-    def loss(self, model: torch.nn.Module, batch: ReadoutBatch) -> dict[str, torch.Tensor]:
-        logits = model(batch.invariants.float(), batch.mask)[batch.mask]
+    def loss(self, model: torch.nn.Module, batch: ResidueBatch) -> dict[str, torch.Tensor]:
+        self.trunk.to(batch.aatype.device)
+        invariants = trunk_invariants(self.trunk, self.model, batch)
+        logits = model(invariants, batch.mask)[batch.mask]
         truth = batch.aatype[batch.mask]
         with torch.no_grad():
             recovery = (logits.argmax(-1) == truth).float().mean()
@@ -110,14 +130,14 @@ class ReadoutTask:
 
 def readout_settings(config: dict) -> dict:
     """The ``[readout]`` section with defaults; unknown keys are a ConfigError."""
-    values = {"kernel": 3, "width": 256, "layers": 3, "dropout": 0.3, **config.get("readout", {})}
+    values = {"kernel": 3, "width": 256, "layers": 3, "dropout": 0.3, "levels": 0, **config.get("readout", {})}
     unknown = set(values) - set(READOUT_KEYS)
     if unknown:
         raise ConfigError(f"unknown readout keys: {sorted(unknown)} (known: {list(READOUT_KEYS)})")
     if int(values["kernel"]) < 1 or int(values["kernel"]) % 2 == 0:
         raise ConfigError("readout.kernel must be a positive odd number")
     return {"kernel": int(values["kernel"]), "width": int(values["width"]), "layers": int(values["layers"]),
-            "dropout": float(values["dropout"])}
+            "dropout": float(values["dropout"]), "levels": int(values["levels"])}
 
 
 def _trunk(model: Ophiuchus) -> Ophiuchus:
@@ -136,11 +156,13 @@ def train_type_readout(config: dict, out_dir: Path, device: torch.device, echo=p
     autoencoder, ae_card = load_model(source, "ophiuchus", VERSION, lambda c: Ophiuchus(OphiuchusConfig.from_dict(c)))
     autoencoder = _trunk(autoencoder)
     settings = readout_settings(config)
+    if not 0 <= settings["levels"] <= autoencoder.config.levels:
+        raise ConfigError(f"readout.levels must be 0-{autoencoder.config.levels} for this autoencoder")
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
     task = ReadoutTask(autoencoder, load_fragments(data_cfg["dataset"]), settings, data_cfg, train_cfg.seed)
     export_cfg = replace(autoencoder.config, type_readout_kernel=settings["kernel"], type_readout_width=settings["width"],
-                         type_readout_layers=settings["layers"])
+                         type_readout_layers=settings["layers"], type_readout_levels=settings["levels"])
     trunk = autoencoder.state_dict()
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
@@ -151,7 +173,7 @@ def train_type_readout(config: dict, out_dir: Path, device: torch.device, echo=p
         card["type_readout"] = {
             "fitted_on_sha256": sha256_of(source / "model.safetensors"),
             "settings": settings,
-            "windows": {"train": len(task.train_set.aatype), "valid": len(task.valid_set.aatype)},
+            "windows": {"train": "fresh random crops every step", "valid": len(task.valid_set.aatype)},
             "training": training_card(train_cfg, info, str(device), windows_seen=(info.get("step") or 0) * train_cfg.batch_size),
         }
         card["metrics"] = None

@@ -99,7 +99,8 @@ class Ophiuchus(nn.Module):
         self.enc_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
         self.dec_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
         self.type_readout = (
-            TypeReadout(width[0], cfg.type_readout_width, cfg.type_readout_kernel, cfg.type_readout_layers)
+            TypeReadout(width[0], cfg.type_readout_width, cfg.type_readout_kernel, cfg.type_readout_layers,
+                        coarse=[(width[l], cfg.stride**l) for l in range(1, cfg.type_readout_levels + 1)])
             if cfg.type_readout_kernel > 0 else None
         )
 
@@ -127,8 +128,9 @@ class Ophiuchus(nn.Module):
         logits = out[..., :20] if self.type_readout is None else self.type_readout.from_decoder(hidden, out, mask)
         return Decoded(logits, ca, out)
 
-    def decode_features(self, latent: Latent, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        """Residue-level decoder state: Cα (B, N, 3), last hidden features, head output and residue mask (B, N)."""
+    def decode_features(self, latent: Latent, mask: torch.Tensor | None = None) -> tuple:
+        """Decoder state: Cα (B, N, 3), hidden features of every level (residue level first), head output and
+        residue mask (B, N)."""
         cfg = self.config
         x, h, node_mask = latent.positions, self.from_latent(latent.features), latent.mask
         masks = [node_mask]
@@ -137,12 +139,14 @@ class Ophiuchus(nn.Module):
         if mask is not None:
             masks[-1] = masks[-1] & mask
         h = self.dec_norm[cfg.levels](h + self.dec_conv[cfg.levels](x, h, masks[0]))
+        hidden = [h]
         for step, level in enumerate(reversed(range(cfg.levels))):
             x, h = self.refine[level](x, h)
             m = masks[step + 1]
             h = h * m[..., None]
             h = self.dec_norm[level](h + self.dec_conv[level](x, h, m))
-        return x, h, self.head(h), masks[-1]
+            hidden.insert(0, h)
+        return x, hidden, self.head(h), masks[-1]
 
     def forward(self, aatype, coords, atom_mask, mask) -> Decoded:
         return self.decode(self.encode(aatype, coords, atom_mask, mask), mask)

@@ -27,6 +27,7 @@ class OphiuchusConfig:
     type_readout_kernel: int = 0  # > 0: residue types from a TypeReadout with this sequence kernel, not the linear head
     type_readout_width: int = 256
     type_readout_layers: int = 3
+    type_readout_levels: int = 0  # coarser decoder levels (1..n) the readout also reads, copied to their residues
 
     @property
     def compression(self) -> int:

@@ -5,6 +5,8 @@ geometry it decodes (which slots hold which side-chain shape) and in its l=1 / l
 linear map cannot read a direction-dependent signal invariantly. Expressing every vector and
 l=2 channel in the residue's backbone frame (N and C directions from Cα) makes them invariant,
 so an ordinary network can read them; short sequence convolutions add the neighbours' context.
+The residue level's features are narrow (the decoder spends them on geometry); the coarser
+levels' wider features, copied to the residues they decode to, can be read as well (``coarse``).
 """
 
 from __future__ import annotations
@@ -53,15 +55,21 @@ def invariant_width(irreps: o3.Irreps) -> int:
 
 
 class TypeReadout(nn.Module):
-    """Residue-type logits ``(B, N, 20)`` from the decoder's last hidden features and its head output.
+    """Residue-type logits ``(B, N, 20)`` from the decoder's hidden features and its head output.
 
+    ``coarse``: ``(irreps, residues per node)`` of the coarser decoder levels also read (level 1 first).
     ``shift`` / ``scale`` standardise the invariants (set from training data by :meth:`set_standardisation`).
     """
 
-    def __init__(self, irreps_hidden: str, width: int = 256, kernel: int = 3, layers: int = 3, dropout: float = 0.0) -> None:
+    def __init__(
+        self, irreps_hidden: str, width: int = 256, kernel: int = 3, layers: int = 3, dropout: float = 0.0,
+        coarse: list[tuple[str, int]] = (),
+    ) -> None:
         super().__init__()
         self.irreps_hidden = o3.Irreps(irreps_hidden)
+        self.coarse = [(o3.Irreps(irreps), int(span)) for irreps, span in coarse]
         dim = invariant_width(self.irreps_hidden) + invariant_width(IRREPS_OUT)
+        dim += sum(invariant_width(irreps) for irreps, _ in self.coarse)
         self.register_buffer("shift", torch.zeros(dim))
         self.register_buffer("scale", torch.ones(dim))
         self.inp = nn.Linear(dim, width)
@@ -70,10 +78,14 @@ class TypeReadout(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(width, 20)
 
-    def invariants(self, hidden: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Raw (unstandardised) per-residue invariants of the decoder's hidden features and head output."""
+    def invariants(self, hidden: list[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
+        """Raw (unstandardised) per-residue invariants of the decoder's hidden features (one tensor per level,
+        residue level first) and head output; a coarse node's features are read in each child residue's frame."""
         frame = backbone_frames(out)
-        return torch.cat([frame_invariants(hidden, self.irreps_hidden, frame), frame_invariants(out, IRREPS_OUT, frame)], -1)
+        parts = [frame_invariants(hidden[0], self.irreps_hidden, frame), frame_invariants(out, IRREPS_OUT, frame)]
+        for (irreps, span), h in zip(self.coarse, hidden[1:]):
+            parts.append(frame_invariants(h.repeat_interleave(span, dim=1), irreps, frame))
+        return torch.cat(parts, -1)
 
     @torch.no_grad()
     def set_standardisation(self, invariants: torch.Tensor) -> None:
@@ -89,6 +101,6 @@ class TypeReadout(nn.Module):
             z = z + conv((self.drop(F.silu(norm(z))) * keep).transpose(1, 2)).transpose(1, 2)
         return self.out(F.silu(z))
 
-    def from_decoder(self, hidden: torch.Tensor, out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Logits from the decoder's last hidden features and head output."""
+    def from_decoder(self, hidden: list[torch.Tensor], out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits from the decoder's hidden features (per level, residue level first) and head output."""
         return self(self.invariants(hidden, out), mask)
