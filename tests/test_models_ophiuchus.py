@@ -20,8 +20,10 @@ from tests.protein_fixtures import TINY_AE, dssp_chain
 TOL = 1e-6  # float64 equivariance tolerance (Å and feature units)
 WITH_READOUT = replace(TINY_AE, type_readout_kernel=3, type_readout_width=16, type_readout_layers=2)
 COARSE_READOUT = replace(WITH_READOUT, type_readout_levels=2)  # also reads both coarser decoder levels
+READOUT_ENSEMBLE = replace(COARSE_READOUT, type_readout_members=2)
 CONFIGS = pytest.mark.parametrize(
-    "config", [TINY_AE, WITH_READOUT, COARSE_READOUT], ids=["linear-types", "type-readout", "coarse-level-readout"]
+    "config", [TINY_AE, WITH_READOUT, COARSE_READOUT, READOUT_ENSEMBLE],
+    ids=["linear-types", "type-readout", "coarse-level-readout", "readout-ensemble"],
 )
 
 

@@ -185,3 +185,29 @@ def test_type_readout_rejects_more_levels_than_the_autoencoder_has(tmp_path):
     config["readout"]["levels"] = 9
     with pytest.raises(ConfigError, match="readout.levels"):
         train_type_readout(config, tmp_path / "run", torch.device("cpu"), echo=None)
+
+
+def test_type_readout_can_join_the_existing_readout_as_an_ensemble_member(tmp_path):
+    from gen3d.checkpoints import load_checkpoint
+    from gen3d.train.config import ConfigError
+    from gen3d.train.ophiuchus_readout import train_type_readout
+
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    ae = tiny_autoencoder(tmp_path / "ae")
+    cpu = torch.device("cpu")
+    train_type_readout(_readout_config(tmp_path, ae, 2), tmp_path / "one", cpu, echo=None)
+    first, _ = load_checkpoint(tmp_path / "one" / "export", "ophiuchus")
+    config = _readout_config(tmp_path, tmp_path / "one" / "export", 2)
+    config["readout"]["add_member"] = True
+    config["train"]["seed"] = 1
+    train_type_readout(config, tmp_path / "two", cpu, echo=None)
+    both, card = load_checkpoint(tmp_path / "two" / "export", "ophiuchus")
+    assert card["config"]["type_readout_members"] == 2 and len(card["type_readout"]["earlier_members"]) == 1
+    kept = {k: v for k, v in first.items() if k.startswith("type_readout.")}
+    assert all(torch.equal(v, both[k.replace("type_readout.", "type_readout.members.0.")]) for k, v in kept.items())
+    assert all(torch.equal(v, both[k]) for k, v in first.items() if not k.startswith("type_readout."))
+    auto = ProteinAutoencoder.from_checkpoint(str(tmp_path / "two" / "export"))
+    assert len(auto.model.type_readout.members) == 2
+    config["readout"]["layers"] = 3  # a member of other settings cannot join
+    with pytest.raises(ConfigError, match="add_member"):
+        train_type_readout(config, tmp_path / "three", cpu, echo=None)

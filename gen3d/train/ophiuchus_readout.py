@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from gen3d.checkpoints import load_model, read_card, resolve, save_checkpoint, sha256_of
 from gen3d.data.protein_batches import ResidueBatch, collate_windows, random_windows
 from gen3d.data.protein_corpus import FragmentSet, load_fragments
-from gen3d.models.ophiuchus.autoencoder import Ophiuchus
+from gen3d.models.ophiuchus.autoencoder import Ophiuchus, type_readout
 from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
 from gen3d.models.ophiuchus.type_readout import TypeReadout
 from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
 
-READOUT_KEYS = ("kernel", "width", "layers", "dropout", "levels")
+READOUT_KEYS = ("kernel", "width", "layers", "dropout", "levels", "add_member")
 CACHE_BATCH = 16
 STANDARDISE_WINDOWS = 128  # crops whose invariants set the readout's input standardisation
 
@@ -73,10 +73,10 @@ def cached_invariants(
     return ReadoutBatch(*(torch.cat(column) for column in zip(*parts)))
 
 
-def readout_for(cfg: OphiuchusConfig, settings: dict) -> TypeReadout:
-    """A fresh readout for an autoencoder of config ``cfg`` (reading ``settings["levels"]`` coarser levels)."""
-    coarse = [(cfg.irreps_at(level), cfg.stride**level) for level in range(1, settings["levels"] + 1)]
-    return TypeReadout(cfg.irreps_at(0), settings["width"], settings["kernel"], settings["layers"], settings["dropout"], coarse)
+def with_readout(cfg: OphiuchusConfig, settings: dict, members: int = 1) -> OphiuchusConfig:
+    """``cfg`` with the readout of ``settings`` (``members`` of them)."""
+    return replace(cfg, type_readout_kernel=settings["kernel"], type_readout_width=settings["width"],
+                   type_readout_layers=settings["layers"], type_readout_levels=settings["levels"], type_readout_members=members)
 
 
 class ReadoutTask:
@@ -86,7 +86,7 @@ class ReadoutTask:
     def __init__(self, autoencoder: Ophiuchus, data: FragmentSet, settings: dict, data_cfg: dict, seed: int) -> None:
         torch.manual_seed(seed)
         self.trunk = autoencoder.eval().requires_grad_(False)
-        self.model = readout_for(autoencoder.config, settings)
+        self.model = type_readout(with_readout(autoencoder.config, settings), settings["dropout"])
         self.data, self.window = data, int(data_cfg.get("window", 64))
         self.min_window = int(data_cfg.get("min_window", self.window))
         self.length = autoencoder.padded_length(self.window)
@@ -130,18 +130,19 @@ class ReadoutTask:
 
 def readout_settings(config: dict) -> dict:
     """The ``[readout]`` section with defaults; unknown keys are a ConfigError."""
-    values = {"kernel": 3, "width": 256, "layers": 3, "dropout": 0.3, "levels": 0, **config.get("readout", {})}
+    values = {"kernel": 3, "width": 256, "layers": 3, "dropout": 0.3, "levels": 0, "add_member": False,
+              **config.get("readout", {})}
     unknown = set(values) - set(READOUT_KEYS)
     if unknown:
         raise ConfigError(f"unknown readout keys: {sorted(unknown)} (known: {list(READOUT_KEYS)})")
     if int(values["kernel"]) < 1 or int(values["kernel"]) % 2 == 0:
         raise ConfigError("readout.kernel must be a positive odd number")
     return {"kernel": int(values["kernel"]), "width": int(values["width"]), "layers": int(values["layers"]),
-            "dropout": float(values["dropout"]), "levels": int(values["levels"])}
+            "dropout": float(values["dropout"]), "levels": int(values["levels"]), "add_member": bool(values["add_member"])}
 
 
 def _trunk(model: Ophiuchus) -> Ophiuchus:
-    """The autoencoder without a type readout (a readout it already has is refitted, not stacked)."""
+    """The autoencoder without a type readout (one it already has is refitted, or kept as members: ``add_member``)."""
     if model.type_readout is None:
         return model
     trunk = Ophiuchus(replace(model.config, type_readout_kernel=0))
@@ -149,24 +150,46 @@ def _trunk(model: Ophiuchus) -> Ophiuchus:
     return trunk
 
 
+def existing_members(model: Ophiuchus, settings: dict) -> dict[str, torch.Tensor]:
+    """The source's readout tensors keyed as ensemble members (``members.<i>.*``) for ``readout.add_member``; the new
+    member must have the existing readout's settings."""
+    cfg = model.config
+    if model.type_readout is None:
+        raise ConfigError("readout.add_member needs an autoencoder that already has a type readout")
+    if with_readout(cfg, settings, cfg.type_readout_members) != cfg:
+        raise ConfigError("readout.add_member: kernel, width, layers and levels must be the existing readout's")
+    state = model.type_readout.state_dict()
+    return state if cfg.type_readout_members > 1 else {f"members.0.{k}": v for k, v in state.items()}
+
+
+def _member_history(card: dict) -> list[dict]:
+    """What the source card says about the readout members it already has."""
+    section = dict(card.get("type_readout", {}))
+    return section.pop("earlier_members", []) + [section]
+
+
 def train_type_readout(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
     """Fit (or resume) the readout; exports ``export/`` = the autoencoder's weights plus the readout, on every save."""
     _, train_cfg, data_cfg = split_config(config, lambda _: None, required_data=("dataset", "autoencoder"))
     source = resolve(str(data_cfg["autoencoder"]))
-    autoencoder, ae_card = load_model(source, "ophiuchus", VERSION, lambda c: Ophiuchus(OphiuchusConfig.from_dict(c)))
-    autoencoder = _trunk(autoencoder)
+    loaded, ae_card = load_model(source, "ophiuchus", VERSION, lambda c: Ophiuchus(OphiuchusConfig.from_dict(c)))
+    autoencoder = _trunk(loaded)
     settings = readout_settings(config)
     if not 0 <= settings["levels"] <= autoencoder.config.levels:
         raise ConfigError(f"readout.levels must be 0-{autoencoder.config.levels} for this autoencoder")
+    members = existing_members(loaded, settings) if settings["add_member"] else {}
+    count = 1 + len({key.split(".")[1] for key in members})
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
     task = ReadoutTask(autoencoder, load_fragments(data_cfg["dataset"]), settings, data_cfg, train_cfg.seed)
-    export_cfg = replace(autoencoder.config, type_readout_kernel=settings["kernel"], type_readout_width=settings["width"],
-                         type_readout_layers=settings["layers"], type_readout_levels=settings["levels"])
+    export_cfg = with_readout(autoencoder.config, settings, count)
     trunk = autoencoder.state_dict()
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
-        state = {**trunk, **{f"type_readout.{k}": v for k, v in ema_model.state_dict().items()}}
+        readout = ema_model.state_dict()
+        if members:
+            readout = {**members, **{f"members.{count - 1}.{k}": v for k, v in readout.items()}}
+        state = {**trunk, **{f"type_readout.{k}": v for k, v in readout.items()}}
         card = {k: v for k, v in read_card(source).items() if k not in ("sha256", "metrics")}
         card["name"] = str(config.get("name", ae_card.get("name")))
         card["config"] = export_cfg.to_dict()
@@ -176,6 +199,8 @@ def train_type_readout(config: dict, out_dir: Path, device: torch.device, echo=p
             "windows": {"train": "fresh random crops every step", "valid": len(task.valid_set.aatype)},
             "training": training_card(train_cfg, info, str(device), windows_seen=(info.get("step") or 0) * train_cfg.batch_size),
         }
+        if members:
+            card["type_readout"]["earlier_members"] = _member_history(ae_card)
         card["metrics"] = None
         save_checkpoint(out_dir / "export", state, card)
 

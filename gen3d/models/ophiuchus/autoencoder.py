@@ -16,7 +16,7 @@ from torch import nn
 
 from gen3d.models.ophiuchus.config import OphiuchusConfig
 from gen3d.models.ophiuchus.features import IRREPS_IN, IRREPS_OUT, decode_residues, encode_residues
-from gen3d.models.ophiuchus.type_readout import TypeReadout
+from gen3d.models.ophiuchus.type_readout import ReadoutEnsemble, TypeReadout
 from gen3d.nn.coarsening import SequenceCoarsening, SequenceRefinement
 from gen3d.nn.light_interaction import LightInteractionBlock
 from gen3d.nn.norm import EquivariantRMSNorm
@@ -47,6 +47,17 @@ class Decoded:
         """Heavy atoms (B, N, 14, 3) for ``aatype`` (default: the predicted types)."""
         aatype = self.logits.argmax(-1) if aatype is None else aatype
         return decode_residues(self.ca, self.features, aatype)
+
+
+def type_readout(cfg: OphiuchusConfig, dropout: float = 0.0) -> TypeReadout | ReadoutEnsemble:
+    """The residue-type readout a config asks for: one network, or an ensemble of ``type_readout_members``."""
+    coarse = [(cfg.irreps_at(level), cfg.stride**level) for level in range(1, cfg.type_readout_levels + 1)]
+
+    def member() -> TypeReadout:
+        return TypeReadout(cfg.irreps_at(0), cfg.type_readout_width, cfg.type_readout_kernel, cfg.type_readout_layers,
+                           dropout, coarse)
+
+    return member() if cfg.type_readout_members == 1 else ReadoutEnsemble([member() for _ in range(cfg.type_readout_members)])
 
 
 class LocalConvolution(nn.Module):
@@ -98,11 +109,7 @@ class Ophiuchus(nn.Module):
         self.head = o3.Linear(width[0], IRREPS_OUT)
         self.enc_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
         self.dec_norm = nn.ModuleList(EquivariantRMSNorm(w) for w in width)
-        self.type_readout = (
-            TypeReadout(width[0], cfg.type_readout_width, cfg.type_readout_kernel, cfg.type_readout_layers,
-                        coarse=[(width[l], cfg.stride**l) for l in range(1, cfg.type_readout_levels + 1)])
-            if cfg.type_readout_kernel > 0 else None
-        )
+        self.type_readout = type_readout(cfg) if cfg.type_readout_kernel > 0 else None
 
     @property
     def compression(self) -> int:

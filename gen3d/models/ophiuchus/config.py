@@ -28,6 +28,7 @@ class OphiuchusConfig:
     type_readout_width: int = 256
     type_readout_layers: int = 3
     type_readout_levels: int = 0  # coarser decoder levels (1..n) the readout also reads, copied to their residues
+    type_readout_members: int = 1  # > 1: that many readouts of these settings (fitted apart), log-probabilities averaged
 
     @property
     def compression(self) -> int:

@@ -104,3 +104,19 @@ class TypeReadout(nn.Module):
     def from_decoder(self, hidden: list[torch.Tensor], out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits from the decoder's hidden features (per level, residue level first) and head output."""
         return self(self.invariants(hidden, out), mask)
+
+
+class ReadoutEnsemble(nn.Module):
+    """Readouts of the same settings fitted apart (other seeds); their log-probabilities are averaged.
+
+    Each member over-fits the training proteins in its own way, so the average recovers more types than any member.
+    """
+
+    def __init__(self, members: list[TypeReadout]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def from_decoder(self, hidden: list[torch.Tensor], out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean log-probabilities ``(B, N, 20)`` of the members (their inputs are computed once)."""
+        invariants = self.members[0].invariants(hidden, out)
+        return torch.stack([member(invariants, mask).log_softmax(-1) for member in self.members]).mean(0)
