@@ -54,10 +54,11 @@ T = torch.tensor([17, 640])
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[bool, LatentDenoiser]:
-    """Random-weight float64 denoisers with and without the chirality scalar (built once: e3nn codegen is slow)."""
+def models() -> dict:
+    """Random-weight float64 denoisers with and without the chirality scalar, and one that RMS-normalises every
+    layer (built once: e3nn codegen is slow)."""
     torch.manual_seed(1)
-    return {True: denoiser(chiral=True), False: denoiser(chiral=False)}
+    return {True: denoiser(chiral=True), False: denoiser(chiral=False), "norm": denoiser(chiral=True, norm=True)}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_unknown_scheduler_names_the_allowed_ones():
 
 # ---- denoiser symmetries ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("chiral", [True, False])
+@pytest.mark.parametrize("chiral", [True, False, "norm"])
 def test_denoiser_rotation_equivariance(models, chiral):
     model = models[chiral]
     pos, feat, mask = latents()
@@ -123,8 +124,9 @@ def test_reflection_breaks_only_when_chiral(models):
         assert (error < TOL * 10) == equivariant, (chiral, float(error))  # inversion's D is exact: ~1e-15
 
 
-def test_denoiser_padding_invariance_and_zero_padding(models):
-    model = models[True]
+@pytest.mark.parametrize("kind", [True, "norm"])
+def test_denoiser_padding_invariance_and_zero_padding(models, kind):
+    model = models[kind]
     pos, feat, mask = latents()
     eps_pos, eps_feat = model(pos, feat, T, mask)
     alone_pos, alone_feat = model(pos[1:, :5], feat[1:, :5], T[1:], mask[1:, :5])

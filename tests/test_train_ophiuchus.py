@@ -211,3 +211,48 @@ def test_type_readout_can_join_the_existing_readout_as_an_ensemble_member(tmp_pa
     config["readout"]["layers"] = 3  # a member of other settings cannot join
     with pytest.raises(ConfigError, match="add_member"):
         train_type_readout(config, tmp_path / "three", cpu, echo=None)
+
+
+def _decoder_config(tmp_path: Path, ae: Path, steps: int, **decoder) -> dict:
+    from gen3d.train.config import load_config
+
+    lines = "".join(f"        {k} = {v}\n" for k, v in {"position_noise": 0.8, "feature_noise": 0.3, "steric": 1.0, **decoder}.items())
+    head = '\n        kind = "decoder"\n        name = "tiny-decoder"\n        [decoder]\n' + lines
+    return load_config(_tiny_config(tmp_path, ae, "decoder.toml", head, "\n        window = 24\n", steps))
+
+
+def test_noisy_decoder_resumes_exactly_and_keeps_the_encoder_byte_identical(tmp_path):
+    from gen3d.checkpoints import load_checkpoint
+    from gen3d.train.ophiuchus_decoder import ENCODER, train_noisy_decoder
+
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    ae = tiny_autoencoder(tmp_path / "ae")
+    cpu = torch.device("cpu")
+    train_noisy_decoder(_decoder_config(tmp_path, ae, 4), tmp_path / "straight", cpu, echo=None)
+    train_noisy_decoder(_decoder_config(tmp_path, ae, 2), tmp_path / "split", cpu, echo=None)
+    info = train_noisy_decoder(_decoder_config(tmp_path, ae, 4), tmp_path / "split", cpu, echo=None)
+    assert info["step"] == 4
+    assert {"valid_clean_loss", "valid_noisy_loss", "valid_noisy_steric", "valid_ca_rmsd"} <= set(info["validation"])
+    a = torch.load(tmp_path / "straight" / "state.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "split" / "state.pt", weights_only=True)["model"]
+    assert set(a) == set(b) and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert not any(k.split(".")[1] in ENCODER for k in a)  # only the decoder is trained
+    source, _ = load_checkpoint(ae, "ophiuchus")
+    exported, card = load_checkpoint(tmp_path / "split" / "export", "ophiuchus")
+    encoder = [k for k in source if k.split(".")[0] in ENCODER]
+    assert set(exported) == set(source) and encoder
+    assert all(torch.equal(source[k], exported[k]) for k in encoder)
+    assert any(not torch.equal(source[k], exported[k]) for k in source if k not in encoder)
+    assert card["noisy_decoder"]["settings"]["position_noise"] == 0.8 and card["metrics"] is None
+    ProteinAutoencoder.from_checkpoint(str(tmp_path / "split" / "export"))
+
+
+def test_noisy_decoder_rejects_unknown_or_negative_settings(tmp_path):
+    from gen3d.train.config import ConfigError
+    from gen3d.train.ophiuchus_decoder import train_noisy_decoder
+
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    ae = tiny_autoencoder(tmp_path / "ae")
+    for bad, match in [({"position_nosie": 1.0}, "unknown decoder keys"), ({"feature_noise": -0.1}, ">= 0")]:
+        with pytest.raises(ConfigError, match=match):
+            train_noisy_decoder(_decoder_config(tmp_path, ae, 1, **bad), tmp_path / "run", torch.device("cpu"), echo=None)

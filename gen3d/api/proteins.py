@@ -253,8 +253,12 @@ def train_proteins(
         from gen3d.train.ophiuchus_readout import train_type_readout
 
         return train_type_readout(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
+    if kind == "decoder":
+        from gen3d.train.ophiuchus_decoder import train_noisy_decoder
+
+        return train_noisy_decoder(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
     if kind != "autoencoder":
-        raise InputError(config, f"unknown kind {kind!r} (autoencoder, latent-ddpm or type-readout)")
+        raise InputError(config, f"unknown kind {kind!r} (autoencoder, latent-ddpm, type-readout or decoder)")
     return train_ophiuchus(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
 
 

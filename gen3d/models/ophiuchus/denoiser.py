@@ -23,6 +23,7 @@ from torch import nn
 
 from gen3d.models.configs import known_fields
 from gen3d.nn import InteractionBlock, RadialEmbedding
+from gen3d.nn.norm import EquivariantRMSNorm
 from gen3d.nn.scatter import scatter_sum
 
 
@@ -43,6 +44,7 @@ class DenoiserConfig:
     chain_basis: int = 4
     avg_num_neighbors: float = 16.0
     chiral: bool = True
+    norm: bool = False  # EquivariantRMSNorm after every layer: keeps dense graphs of many nodes from blowing up at init
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,6 +118,7 @@ class LatentDenoiser(nn.Module):
             InteractionBlock(a, b, self.irreps_sh, edge_scalars, c.radial_hidden, c.avg_num_neighbors)
             for a, b in zip(irreps[:-1], irreps[1:])
         )
+        self.norms = nn.ModuleList(EquivariantRMSNorm(self.irreps_hidden) for _ in range(c.num_layers)) if c.norm else None
         self.feature_head = o3.Linear(self.irreps_hidden, self.irreps_latent)
         self.feature_skip = o3.Linear(self.irreps_latent, self.irreps_latent)
         self.position_head = o3.Linear(self.irreps_hidden, "1x1o")
@@ -159,8 +162,10 @@ class LatentDenoiser(nn.Module):
         edge = torch.cat([self.radial(dist), (dist / (dist + c.cutoff))[:, None], self.seq_embedding(sep).to(dtype)], 1)
 
         node_time = temb[sample_of]
-        for proj, layer in zip(self.time_proj, self.layers):
+        for k, (proj, layer) in enumerate(zip(self.time_proj, self.layers)):
             x = layer(x + proj(node_time), edge_index, sh, edge)
+            if self.norms is not None:
+                x = self.norms[k](x)
 
         eps_feat = self.feature_head(x) + self.feature_skip(feats)
         # Skip term with a time-only gain: eps ~ x_t at high noise is easy to learn, and the
