@@ -152,13 +152,14 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder: state.pt (resume), log.jsonl, export/."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
-    """Train (or resume) an Ophiuchus autoencoder, its latent DDPM or a type readout (the config's `kind`);
-    use torchrun for several processes or GPUs.
+    """Train (or resume) an Ophiuchus autoencoder, its latent DDPM, a type readout or a decoder for noisy latents
+    (the config's `kind`); use torchrun for several processes or GPUs.
 
     Examples:
 
     * `gen3d proteins train --config configs/ophiuchus-pdb-x2.toml --out runs/ophiuchus-pdb-x2`
     * `gen3d proteins train --config configs/ophiuchus-pdb-x8-readout.toml --out runs/x8-readout` (type readout on a frozen x8)
+    * `gen3d proteins train --config configs/ophiuchus-pdb-x2-decoder.toml --out runs/x2-decoder` (decoder on noisy latents, encoder frozen)
     * `torchrun --nproc-per-node 2 -m gen3d_cli.app proteins train --config configs/ophiuchus-pdb-x8.toml --out runs/x8 --device cpu`
     """
 

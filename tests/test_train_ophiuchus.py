@@ -256,3 +256,13 @@ def test_noisy_decoder_rejects_unknown_or_negative_settings(tmp_path):
     for bad, match in [({"position_nosie": 1.0}, "unknown decoder keys"), ({"feature_noise": -0.1}, ">= 0")]:
         with pytest.raises(ConfigError, match=match):
             train_noisy_decoder(_decoder_config(tmp_path, ae, 1, **bad), tmp_path / "run", torch.device("cpu"), echo=None)
+
+
+def test_noisy_decoder_steric_weight_waits_then_ramps():
+    from types import SimpleNamespace
+
+    from gen3d.train.ophiuchus_decoder import NoisyDecoderTask, noise_settings
+
+    task = SimpleNamespace(settings=noise_settings({"decoder": {"steric": 30, "steric_start": 100, "steric_ramp": 50}}))
+    weights = [NoisyDecoderTask.steric_weight(task, step) for step in (0, 100, 125, 150, 1000)]
+    assert weights == [0.0, 0.0, 15.0, 30.0, 30.0]

@@ -31,7 +31,7 @@ from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import train, training_card
 
 ENCODER = ("embed", "enc_conv", "coarsen", "to_latent", "enc_norm")
-NOISE_KEYS = ("position_noise", "feature_noise", "steric", "steric_margin")
+NOISE_KEYS = ("position_noise", "feature_noise", "steric", "steric_margin", "steric_start", "steric_ramp")
 SCALE_WINDOWS = 256  # windows whose latents set each feature channel's RMS (the unit of feature noise)
 VALID_WINDOWS = 64
 
@@ -42,9 +42,10 @@ class NoisyDecoderBatch:
 
     residues: ResidueBatch
     noise_seed: int
+    step: int
 
     def to(self, device: torch.device | str) -> "NoisyDecoderBatch":
-        return NoisyDecoderBatch(self.residues.to(device), self.noise_seed)
+        return NoisyDecoderBatch(self.residues.to(device), self.noise_seed, self.step)
 
 
 class DecoderPart(nn.Module):
@@ -62,7 +63,8 @@ class DecoderPart(nn.Module):
 
 
 def channel_rms(model: Ophiuchus, batch: ResidueBatch) -> torch.Tensor:
-    """RMS of each latent feature channel (one value per irrep channel, repeated over its 2l+1 components)."""
+    """Spread of each latent feature channel, one value per irrep channel repeated over its 2l+1 components: the
+    standard deviation of scalars, the RMS of l > 0 channels (the units the latent DDPM normalises to)."""
     with torch.no_grad():
         latent = model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
     f = latent.features[latent.mask]
@@ -70,6 +72,8 @@ def channel_rms(model: Ophiuchus, batch: ResidueBatch) -> torch.Tensor:
     irreps = o3.Irreps(model.config.irreps_latent)
     for sl, (mul, ir) in zip(irreps.slices(), irreps):
         block = f[:, sl].reshape(len(f), mul, ir.dim)
+        if ir.l == 0:
+            block = block - block.mean(0)
         out[sl] = block.pow(2).mean((0, 2)).sqrt().clamp_min(1e-6).repeat_interleave(ir.dim)
     return out
 
@@ -109,9 +113,16 @@ class NoisyDecoderTask:
     def batch(self, rank: int, step: int, seed: int, batch_size: int) -> NoisyDecoderBatch:
         rng = np.random.default_rng([seed, rank, step])
         windows = self._windows(self.train_ids, batch_size, rng)
-        return NoisyDecoderBatch(windows, int(rng.integers(2**62)))
+        return NoisyDecoderBatch(windows, int(rng.integers(2**62)), step)
 
-    def _loss(self, model: nn.Module, batch: ResidueBatch, level: torch.Tensor, generator: torch.Generator) -> dict:
+    def steric_weight(self, step: int) -> float:
+        """The steric term's weight at ``step``: zero for ``steric_start`` steps (the decoder first learns to read noisy
+        latents), then rising linearly to ``steric`` over ``steric_ramp`` steps; from the start it overwhelms the fit."""
+        s = self.settings
+        return s["steric"] * min(max((step - s["steric_start"]) / max(s["steric_ramp"], 1.0), 0.0), 1.0)
+
+    def _loss(self, model: nn.Module, batch: ResidueBatch, level: torch.Tensor, generator: torch.Generator,
+              steric: float) -> dict:
         s = self.settings
         with torch.no_grad():
             latent = self.encoder.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
@@ -122,7 +133,7 @@ class NoisyDecoderTask:
             exists = torch.as_tensor(SLOT_EXISTS, device=batch.aatype.device)[batch.aatype] & batch.mask[..., None]
             overlap = steric_overlap(decoded.coords(batch.aatype), exists, batch.aatype, s["steric_margin"])
             terms["steric"] = (overlap / batch.mask.sum(1).clamp_min(1)).mean()
-            terms["loss"] = terms["loss"] + s["steric"] * terms["steric"]
+            terms["loss"] = terms["loss"] + steric * terms["steric"]
         return terms
 
     def loss(self, model: nn.Module, item: NoisyDecoderBatch) -> dict[str, torch.Tensor]:
@@ -130,7 +141,7 @@ class NoisyDecoderTask:
         self.encoder.to(batch.aatype.device)
         generator = torch.Generator().manual_seed(item.noise_seed)
         level = torch.rand(len(batch.mask), generator=generator)
-        return self._loss(model, batch, level, generator)
+        return self._loss(model, batch, level, generator, self.steric_weight(item.step))
 
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
@@ -142,7 +153,7 @@ class NoisyDecoderTask:
         for tag, value in (("clean", 0.0), ("noisy", 1.0)):
             generator = torch.Generator().manual_seed(0)
             level = torch.full((len(batch.mask),), value)
-            terms = self._loss(model, batch, level, generator)
+            terms = self._loss(model, batch, level, generator, self.settings["steric"])
             out.update({f"valid_{tag}_{k}": float(v) for k, v in terms.items()})
         latent = self.encoder.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
         errors = reconstruction_errors(model(latent.positions, latent.features, latent.mask, batch.mask), batch)
@@ -153,7 +164,8 @@ class NoisyDecoderTask:
 
 def noise_settings(config: dict) -> dict:
     """The ``[decoder]`` section with defaults; unknown keys or negative values are a ConfigError."""
-    values = {"position_noise": 0.8, "feature_noise": 0.3, "steric": 0.0, "steric_margin": 0.1, **config.get("decoder", {})}
+    values = {"position_noise": 0.8, "feature_noise": 0.3, "steric": 0.0, "steric_margin": 0.1, "steric_start": 0,
+              "steric_ramp": 0, **config.get("decoder", {})}
     unknown = set(values) - set(NOISE_KEYS)
     if unknown:
         raise ConfigError(f"unknown decoder keys: {sorted(unknown)} (known: {list(NOISE_KEYS)})")
