@@ -298,3 +298,46 @@ def test_x0_clip_range_comes_from_the_training_latents():
         config = make_scheduler(name, clip_range=4.0).config
         assert config.clip_sample is True and config.clip_sample_range == 4.0
     assert not getattr(make_scheduler("dpm", clip_range=4.0).config, "clip_sample", False)
+
+
+# ---- principal components of the source latent -------------------------------------------------
+
+SOURCE = "6x0e + 4x1o + 2x2e"
+
+
+def low_rank_features(n: int) -> torch.Tensor:
+    """Features of SOURCE irreps that live in 3 scalar, 2 vector and 1 l=2 equivariant directions (scalars offset)."""
+    g = torch.Generator().manual_seed(3)
+    mix = [torch.randn(6, 3, generator=g), torch.randn(4, 2, generator=g), torch.randn(2, 1, generator=g)]
+    blocks = [torch.randn(n, 3, 1, generator=g), torch.randn(n, 2, 3, generator=g), torch.randn(n, 1, 5, generator=g)]
+    parts = [torch.einsum("ij,njm->nim", a, z).reshape(n, -1) for a, z in zip(mix, blocks)]
+    parts[0] = parts[0] + 2.0
+    return torch.cat(parts, -1).double()
+
+
+def test_principal_components_round_trip_on_their_subspace_and_commute_with_rotations():
+    torch.manual_seed(4)
+    reduced = DenoiserConfig(**{**TINY.to_dict(), "latent_irreps": "3x0e + 2x1o + 1x2e"})
+    model = LatentDiffusion(DiffusionConfig(reduced, source_irreps=SOURCE)).double()
+    features = low_rank_features(35).reshape(5, 7, -1)
+    positions, mask = torch.randn(5, 7, 3, dtype=torch.float64), torch.ones(5, 7, dtype=torch.bool)
+    stats = model.fit_normalisation(positions, features, mask)
+    assert all(v > 1 - 1e-9 for v in stats["principal_components"].values())
+    pos, feat = model.normalise(positions, features, mask)
+    assert feat.shape[-1] == o3.Irreps(reduced.latent_irreps).dim
+    assert_close(model.denormalise(pos, feat, mask)[1], features)
+    R = o3.rand_matrix(dtype=torch.float64)
+    _, rotated = model.normalise(positions @ R.T, features @ o3.Irreps(SOURCE).D_from_matrix(R).T, mask)
+    assert_close(rotated, feat @ model.denoiser.irreps_latent.D_from_matrix(R).T)
+    state = model.state_dict()
+    assert {"projection", "source_shift"} <= set(state)
+    again = LatentDiffusion(DiffusionConfig.from_dict(json.loads(json.dumps(model.config.to_dict())))).double()
+    again.load_state_dict(state)
+    assert_close(again.normalise(positions, features, mask)[1], feat)
+
+
+def test_principal_components_must_be_a_subset_of_the_source_channels():
+    too_many = DenoiserConfig(**{**TINY.to_dict(), "latent_irreps": "8x0e + 2x1o + 1x2e"})
+    with pytest.raises(ValueError, match="source_irreps"):
+        LatentDiffusion(DiffusionConfig(too_many, source_irreps=SOURCE))
+    assert "source_irreps" not in DiffusionConfig(TINY).to_dict()  # cards of models without it stay as they were

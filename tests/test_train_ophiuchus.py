@@ -266,3 +266,22 @@ def test_noisy_decoder_steric_weight_waits_then_ramps():
     task = SimpleNamespace(settings=noise_settings({"decoder": {"steric": 30, "steric_start": 100, "steric_ramp": 50}}))
     weights = [NoisyDecoderTask.steric_weight(task, step) for step in (0, 100, 125, 150, 1000)]
     assert weights == [0.0, 0.0, 15.0, 30.0, 30.0]
+
+
+def test_latent_ddpm_refuses_irreps_that_are_not_the_autoencoders_latent(tmp_path):
+    from gen3d.train.config import ConfigError, load_config
+    from gen3d.train.latent_diffusion import train_latent_diffusion
+
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    ae = tiny_autoencoder(tmp_path / "ae")
+    cfg_path = _tiny_config(tmp_path, ae, "ddpm.toml", """
+        kind = "latent-ddpm"
+        [model]
+        source_irreps = "3x0e + 1x1o"
+        [model.denoiser]
+        latent_irreps = "2x0e + 1x1o"
+        irreps_hidden = "8x0e + 4x1o"
+        num_layers = 1
+    """, "\n        lengths = [100, 130]\n")
+    with pytest.raises(ConfigError, match="source_irreps"):
+        train_latent_diffusion(load_config(cfg_path), tmp_path / "run", torch.device("cpu"), echo=None)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from e3nn import o3
 
 from gen3d.checkpoints import resolve, save_checkpoint, sha256_of
 from gen3d.data.protein_corpus import FragmentSet, load_fragments, split_rule
@@ -107,6 +108,10 @@ class LatentDiffusionTask:
         windows: int = 0, whole_fraction: float = 1.0,
     ) -> None:
         self.auto = ProteinAutoencoder.from_checkpoint(autoencoder, "cpu")
+        expected = config.source_irreps or config.denoiser.latent_irreps
+        if o3.Irreps(expected) != o3.Irreps(self.auto.model.config.irreps_latent):
+            which = "source_irreps" if config.source_irreps else "denoiser.latent_irreps"
+            raise ConfigError(f"model.{which} {expected!r} is not the autoencoder's latent {self.auto.model.config.irreps_latent!r}")
         self.lengths, self.whole_fraction = lengths, whole_fraction
         pick = lambda split: unique_chains(data, data.indices(split, lengths[0], lengths[1], whole=True))  # noqa: E731
         self.segments = {s: pick(s) for s in ("train", "valid", "test")}

@@ -3,7 +3,12 @@
 Latents are ``positions (B, N, 3)`` in Å, ``features (B, N, D)`` with irreps ``latent_irreps`` and
 ``mask (B, N)`` (padding at the end). Diffusion runs in a normalised space: positions centred
 per sample and divided by ``position_scale``; features shifted (scalar ``0e`` channels only, so
-rotations still act the same) and divided per irrep channel to unit RMS. The normalisation is
+rotations still act the same) and divided per irrep channel to unit RMS. With ``source_irreps``
+set, the autoencoder's latent (those irreps) is first projected onto its leading equivariant
+principal components (``latent_irreps``: for each irrep type, the top eigenvectors of the channel
+covariance, applied alike to every m component, so projection commutes with rotations); the
+model then spends itself on the directions that carry the structure instead of on many
+low-variance channels, and samples are lifted back with the transpose. The normalisation is
 kept in buffers, so it travels in the safetensors state dict. Positional noise lives in the
 zero-centre-of-mass subspace (the model is translation invariant), feature noise is plain Gaussian.
 """
@@ -33,12 +38,14 @@ class DiffusionConfig:
     position_scale: float = 10.0  # Å per unit of the normalised positions
     num_train_timesteps: int = 1000
     position_loss_weight: float = 1.0
+    source_irreps: str = ""  # the autoencoder's latent irreps when the model works on its principal components
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "denoiser": self.denoiser.to_dict(), "position_scale": self.position_scale,
             "num_train_timesteps": self.num_train_timesteps, "position_loss_weight": self.position_loss_weight,
         }
+        return {**out, "source_irreps": self.source_irreps} if self.source_irreps else out
 
     @classmethod
     def from_dict(cls, d: dict) -> "DiffusionConfig":
@@ -84,6 +91,15 @@ class LatentDiffusion(nn.Module):
         # Largest |value| of the normalised training latents (times a margin): DDPM/DDIM clip their
         # x0 prediction to it, a guard against samples leaving the data's range.
         self.register_buffer("sample_range", torch.tensor(float("inf")))
+        if not c.source_irreps:
+            self.projection = None
+        else:
+            source = o3.Irreps(c.source_irreps)
+            if [ir for _, ir in source] != [ir for _, ir in irreps] or any(a < b for (a, _), (b, _) in zip(source, irreps)):
+                raise ValueError(f"latent_irreps {c.denoiser.latent_irreps!r} must keep at most the channels of each "
+                                 f"irrep of source_irreps {c.source_irreps!r}, in its order")
+            self.register_buffer("source_shift", torch.zeros(source.dim))
+            self.register_buffer("projection", torch.zeros(self.dim, source.dim))
         alphas_cumprod = make_scheduler("ddpm", c.num_train_timesteps).alphas_cumprod.clone()
         self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
 
@@ -97,6 +113,9 @@ class LatentDiffusion(nn.Module):
         """
         mask = mask.bool()
         f = features[mask].to(self.feature_scale)
+        explained = self._fit_projection(f) if self.projection is not None else None
+        if explained is not None:
+            f = (f - self.source_shift) @ self.projection.T
         shift = torch.where(self.is_scalar, f.mean(0), torch.zeros_like(f[0]))
         sq = ((f - shift) ** 2).sum(0)
         per_channel = sq.new_zeros(len(self.channel_dim)).index_add_(0, self.channel, sq)
@@ -113,18 +132,46 @@ class LatentDiffusion(nn.Module):
             "position_rms_A": float(pos.pow(2).mean().sqrt()),
             "position_scale_A": float(self.position_scale),
             "feature_rms_min": float(rms.min()), "feature_rms_max": float(rms.max()),
+            **({"principal_components": explained} if explained is not None else {}),
         }
+
+    def _fit_projection(self, f: Tensor) -> dict[str, float]:
+        """Set ``source_shift`` and ``projection`` from source-latent features ``f (M, D_source)``; returns the
+        fraction of each irrep type's variance the kept components explain."""
+        source, explained = o3.Irreps(self.config.source_irreps), {}
+        shift = torch.zeros_like(self.source_shift)
+        projection = torch.zeros_like(self.projection)
+        row = 0
+        for sl, (mul, ir), (keep, _) in zip(source.slices(), source, self.denoiser.irreps_latent):
+            x = f[:, sl].reshape(len(f), mul, ir.dim)
+            if ir.l == 0:
+                shift[sl] = x.mean(0).flatten()
+                x = x - x.mean(0)
+            cov = torch.einsum("nim,njm->ij", x.double(), x.double()) / len(x)
+            values, vectors = torch.linalg.eigh(cov)  # ascending
+            top = vectors[:, -keep:].flip(1).to(f.dtype)  # (mul, keep)
+            projection[row : row + keep * ir.dim, sl] = torch.kron(top.T, torch.eye(ir.dim, dtype=f.dtype))
+            explained[str(ir)] = float(values[-keep:].sum() / values.sum().clamp_min(1e-12))
+            row += keep * ir.dim
+        self.source_shift.copy_(shift)
+        self.projection.copy_(projection)
+        return explained
 
     def normalise(self, positions: Tensor, features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Å latents -> diffusion space (centred positions / scale, standardised features, zero padding)."""
         pos = centre(positions, mask) / self.position_scale
+        if self.projection is not None:
+            features = (features - self.source_shift) @ self.projection.T
         feat = torch.where(mask[..., None], (features - self.feature_shift) / self.feature_scale, 0.0)
         return pos, feat
 
     def denormalise(self, positions: Tensor, features: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Diffusion space -> Å latents (padding stays zero)."""
         pos = centre(positions, mask) * self.position_scale
-        feat = torch.where(mask[..., None], features * self.feature_scale + self.feature_shift, 0.0)
+        feat = features * self.feature_scale + self.feature_shift
+        if self.projection is not None:
+            feat = feat @ self.projection + self.source_shift
+        feat = torch.where(mask[..., None], feat, 0.0)
         return pos, feat
 
     def velocity(self, positions: Tensor, features: Tensor, t: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
