@@ -73,6 +73,17 @@ register(
 )
 register(
     ModelEntry(
+        name="ophiuchus-pdb-x2-decoder",
+        method="ophiuchus",
+        area="proteins",
+        model="gen3d.models.ophiuchus.autoencoder.Ophiuchus",
+        sampler="gen3d.samplers.ophiuchus.ProteinAutoencoder",
+        checkpoint="ophiuchus-pdb-x2-decoder",
+        description="ophiuchus-pdb-x2 with a decoder fine-tuned on noisy latents: decodes near-miss latents (e.g. a DDPM's) to valid chains",
+    )
+)
+register(
+    ModelEntry(
         name="ophiuchus-pdb-x8",
         method="ophiuchus",
         area="proteins",
