@@ -90,7 +90,7 @@ register(
         model="gen3d.models.ophiuchus.autoencoder.Ophiuchus",
         sampler="gen3d.samplers.ophiuchus.ProteinAutoencoder",
         checkpoint="ophiuchus-pdb-x8",
-        description="Ophiuchus autoencoder, 8 residues per latent node (the latent space of the miniprotein DDPM)",
+        description="Ophiuchus autoencoder, 8 residues per latent node: reconstruct all-heavy-atom proteins through a small latent",
     )
 )
 register(
@@ -101,7 +101,7 @@ register(
         model="gen3d.models.ophiuchus.diffusion.LatentDiffusion",
         sampler="gen3d.samplers.ophiuchus_ddpm.MiniproteinSampler",
         checkpoint="ophiuchus-miniproteins",
-        description="Latent DDPM on ophiuchus-pdb-x8 latents, miniproteins of 40-80 residues (experimental: samples fail quality checks)",
+        description="Latent DDPM on the principal components of ophiuchus-pdb-x2 latents, decoded by ophiuchus-pdb-x2-decoder: miniproteins of 40-80 residues (experimental: samples fail quality checks)",
     )
 )
 register(
