@@ -149,20 +149,28 @@ def _readout_config(tmp_path: Path, ae: Path, steps: int) -> dict:
     return load_config(_tiny_config(tmp_path, ae, "readout.toml", head, data, steps))
 
 
+def _straight_and_split(tmp_path: Path, trainer, make_config) -> tuple[dict, Path]:
+    """Run ``trainer`` for 4 steps straight and as 2 + 2 (resumed) on a tiny autoencoder; assert both end with
+    the same weights; return the resumed run's info and the autoencoder."""
+    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
+    ae = tiny_autoencoder(tmp_path / "ae")
+    cpu = torch.device("cpu")
+    trainer(make_config(tmp_path, ae, 4), tmp_path / "straight", cpu, echo=None)
+    trainer(make_config(tmp_path, ae, 2), tmp_path / "split", cpu, echo=None)
+    info = trainer(make_config(tmp_path, ae, 4), tmp_path / "split", cpu, echo=None)
+    a = torch.load(tmp_path / "straight" / "state.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "split" / "state.pt", weights_only=True)["model"]
+    assert info["step"] == 4 and set(a) == set(b) and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    return info, ae
+
+
 def test_type_readout_resumes_exactly_and_exports_the_frozen_trunk_with_it(tmp_path):
     from gen3d.checkpoints import load_checkpoint
     from gen3d.train.ophiuchus_readout import train_type_readout
 
-    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
-    ae = tiny_autoencoder(tmp_path / "ae")
+    info, ae = _straight_and_split(tmp_path, train_type_readout, _readout_config)
     cpu = torch.device("cpu")
-    train_type_readout(_readout_config(tmp_path, ae, 4), tmp_path / "straight", cpu, echo=None)
-    train_type_readout(_readout_config(tmp_path, ae, 2), tmp_path / "split", cpu, echo=None)
-    info = train_type_readout(_readout_config(tmp_path, ae, 4), tmp_path / "split", cpu, echo=None)
-    assert info["step"] == 4 and 0 <= info["validation"]["valid_recovery"] <= 1
-    a = torch.load(tmp_path / "straight" / "state.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "split" / "state.pt", weights_only=True)["model"]
-    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert 0 <= info["validation"]["valid_recovery"] <= 1
     trunk, _ = load_checkpoint(ae, "ophiuchus")
     exported, card = load_checkpoint(tmp_path / "split" / "export", "ophiuchus")
     assert all(torch.equal(trunk[k], exported[k]) for k in trunk)
@@ -225,17 +233,9 @@ def test_noisy_decoder_resumes_exactly_and_keeps_the_encoder_byte_identical(tmp_
     from gen3d.checkpoints import load_checkpoint
     from gen3d.train.ophiuchus_decoder import ENCODER, train_noisy_decoder
 
-    save_fragments(tmp_path / "toy.npz", toy_fragments(tmp_path / "src"))
-    ae = tiny_autoencoder(tmp_path / "ae")
-    cpu = torch.device("cpu")
-    train_noisy_decoder(_decoder_config(tmp_path, ae, 4), tmp_path / "straight", cpu, echo=None)
-    train_noisy_decoder(_decoder_config(tmp_path, ae, 2), tmp_path / "split", cpu, echo=None)
-    info = train_noisy_decoder(_decoder_config(tmp_path, ae, 4), tmp_path / "split", cpu, echo=None)
-    assert info["step"] == 4
+    info, ae = _straight_and_split(tmp_path, train_noisy_decoder, _decoder_config)
     assert {"valid_clean_loss", "valid_noisy_loss", "valid_noisy_steric", "valid_ca_rmsd"} <= set(info["validation"])
-    a = torch.load(tmp_path / "straight" / "state.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "split" / "state.pt", weights_only=True)["model"]
-    assert set(a) == set(b) and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    a = torch.load(tmp_path / "split" / "state.pt", weights_only=True)["model"]
     assert not any(k.split(".")[1] in ENCODER for k in a)  # only the decoder is trained
     source, _ = load_checkpoint(ae, "ophiuchus")
     exported, card = load_checkpoint(tmp_path / "split" / "export", "ophiuchus")
