@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from e3nn import o3
 from torch import nn
 
 from gen3d.checkpoints import load_model, read_card, resolve, save_checkpoint, sha256_of
@@ -25,6 +24,7 @@ from gen3d.data.protein_corpus import FragmentSet, load_fragments
 from gen3d.data.residues import SLOT_EXISTS
 from gen3d.models.ophiuchus.autoencoder import Latent, Ophiuchus
 from gen3d.models.ophiuchus.config import VERSION, OphiuchusConfig
+from gen3d.models.ophiuchus.diffusion import channel_spread
 from gen3d.models.ophiuchus.loss import autoencoder_loss
 from gen3d.models.ophiuchus.sterics import steric_overlap
 from gen3d.train.config import ConfigError, split_config
@@ -63,19 +63,11 @@ class DecoderPart(nn.Module):
 
 
 def channel_rms(model: Ophiuchus, batch: ResidueBatch) -> torch.Tensor:
-    """Spread of each latent feature channel, one value per irrep channel repeated over its 2l+1 components: the
-    standard deviation of scalars, the RMS of l > 0 channels (the units the latent DDPM normalises to)."""
+    """Spread of each latent feature channel over ``batch``'s latents, per dimension: the units the latent DDPM
+    normalises to (:func:`gen3d.models.ophiuchus.diffusion.channel_spread`)."""
     with torch.no_grad():
         latent = model.encode(batch.aatype, batch.coords, batch.atom_mask, batch.mask)
-    f = latent.features[latent.mask]
-    out = torch.empty(f.shape[1])
-    irreps = o3.Irreps(model.config.irreps_latent)
-    for sl, (mul, ir) in zip(irreps.slices(), irreps):
-        block = f[:, sl].reshape(len(f), mul, ir.dim)
-        if ir.l == 0:
-            block = block - block.mean(0)
-        out[sl] = block.pow(2).mean((0, 2)).sqrt().clamp_min(1e-6).repeat_interleave(ir.dim)
-    return out
+    return channel_spread(latent.features[latent.mask], model.config.irreps_latent)[1]
 
 
 def noisy(latent: Latent, level: torch.Tensor, position_noise: float, feature_rms: torch.Tensor, feature_noise: float,

@@ -61,6 +61,21 @@ def _randn(shape: Sequence[int], generator: torch.Generator | None, like: Tensor
     return torch.randn(tuple(shape), generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
+def channel_spread(features: Tensor, irreps: o3.Irreps | str) -> tuple[Tensor, Tensor]:
+    """Per-dimension ``(shift, spread)`` of features ``(M, D)``: the mean of scalar (0e) dimensions (zero elsewhere,
+    so rotations still act the same) and each irrep channel's RMS about it, shared by its 2l+1 components (1 where
+    a channel is dead). Dividing by the spread commutes with rotations."""
+    irreps = o3.Irreps(irreps)
+    scalar = torch.cat([torch.full((mul * ir.dim,), ir.l == 0 and ir.p == 1) for mul, ir in irreps]).to(features.device)
+    shift = torch.where(scalar, features.mean(0), torch.zeros_like(features[0]))
+    spread = torch.empty_like(shift)
+    for sl, (mul, ir) in zip(irreps.slices(), irreps):
+        block = (features[:, sl] - shift[sl]).reshape(len(features), mul, ir.dim)
+        rms = block.pow(2).mean((0, 2)).sqrt()
+        spread[sl] = torch.where(rms > 1e-6, rms, torch.ones_like(rms)).repeat_interleave(ir.dim)
+    return shift, spread
+
+
 def centre(positions: Tensor, mask: Tensor) -> Tensor:
     """Subtract each sample's mean over its real nodes; padded rows become zero (whatever they held)."""
     m = mask[..., None]
@@ -78,13 +93,6 @@ class LatentDiffusion(nn.Module):
         self.denoiser = LatentDenoiser(c.denoiser)
         irreps = self.denoiser.irreps_latent
         self.dim = irreps.dim
-        channel_dim = torch.tensor([ir.dim for mul, ir in irreps for _ in range(mul)], dtype=torch.long)
-        channel = torch.repeat_interleave(torch.arange(len(channel_dim)), channel_dim)
-        scalar = torch.tensor([ir == o3.Irrep("0e") for mul, ir in irreps for _ in range(mul)], dtype=torch.bool)
-        # Derived from the irreps, so not stored: irrep channel of each feature dim, its size, 0e or not.
-        self.register_buffer("channel", channel, persistent=False)
-        self.register_buffer("channel_dim", channel_dim, persistent=False)
-        self.register_buffer("is_scalar", scalar[channel], persistent=False)
         self.register_buffer("position_scale", torch.tensor(float(c.position_scale)))
         self.register_buffer("feature_shift", torch.zeros(self.dim))
         self.register_buffer("feature_scale", torch.ones(self.dim))
@@ -116,22 +124,18 @@ class LatentDiffusion(nn.Module):
         explained = self._fit_projection(f) if self.projection is not None else None
         if explained is not None:
             f = (f - self.source_shift) @ self.projection.T
-        shift = torch.where(self.is_scalar, f.mean(0), torch.zeros_like(f[0]))
-        sq = ((f - shift) ** 2).sum(0)
-        per_channel = sq.new_zeros(len(self.channel_dim)).index_add_(0, self.channel, sq)
-        rms = (per_channel / (len(f) * self.channel_dim)).sqrt()
-        rms = torch.where(rms > 1e-6, rms, torch.ones_like(rms))
+        shift, spread = channel_spread(f, self.denoiser.irreps_latent)
         self.feature_shift.copy_(shift)
-        self.feature_scale.copy_(rms[self.channel])
+        self.feature_scale.copy_(spread)
         pos = centre(positions.to(self.feature_scale), mask)[mask]
-        normed = torch.cat([pos / self.position_scale, (f - shift) / rms[self.channel]], -1)
+        normed = torch.cat([pos / self.position_scale, (f - shift) / spread], -1)
         self.sample_range.fill_(SAMPLE_RANGE_MARGIN * float(normed.abs().max()))
         return {
             "sample_range": float(self.sample_range),
             "num_nodes": len(f),
             "position_rms_A": float(pos.pow(2).mean().sqrt()),
             "position_scale_A": float(self.position_scale),
-            "feature_rms_min": float(rms.min()), "feature_rms_max": float(rms.max()),
+            "feature_rms_min": float(spread.min()), "feature_rms_max": float(spread.max()),
             **({"principal_components": explained} if explained is not None else {}),
         }
 
