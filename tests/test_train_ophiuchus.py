@@ -94,6 +94,21 @@ def test_latent_ddpm_trains_on_encoded_chains(tmp_path):
     sampler = MiniproteinSampler.from_checkpoint(str(tmp_path / "run" / "export"), lengths=(30, 40), steps=2)
     assert 30 <= next(iter(sampler.sample(1, seed=0))).num_residues <= 40
 
+    # Warm start (train.init_from): with a frozen learning rate the export keeps the start's weights and
+    # normalisation buffers, and the card names the start.
+    import json
+
+    from safetensors.torch import load_file
+
+    config = load_config(cfg_path)
+    start = tmp_path / "run" / "export"
+    config["train"] = {**config["train"], "lr": 0.0, "min_lr": 0.0, "init_from": str(start)}
+    train_latent_diffusion(config, tmp_path / "warm", torch.device("cpu"), echo=None)
+    a, b = load_file(start / "model.safetensors"), load_file(tmp_path / "warm" / "export" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    card = json.loads((tmp_path / "warm" / "export" / "card.json").read_text())
+    assert card["training"]["init_from"]["sha256"] == json.loads((start / "card.json").read_text())["sha256"]
+
 
 SCRIPT = textwrap.dedent(
     """

@@ -7,7 +7,6 @@ topology are taken from the data, so a checkpoint only accepts starts with that 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from gen3d.models.equijump import VERSION, EquiJumpConfig, Interpolant, build_ne
 from gen3d.models.equijump.interpolant import centred
 from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
-from gen3d.train.state import STATE_FILE
-from gen3d.train.warm_start import warm_start
+from gen3d.train.warm_start import start_weights
 
 VALID_PAIRS = 512
 VALID_WALKERS, VALID_JUMPS = 64, 20
@@ -219,23 +217,13 @@ def make_card(
     }
 
 
-def start_weights(task: EquiJumpTask, train_cfg: TrainConfig, out_dir: Path) -> dict | None:
-    """Warm-start a fresh run from ``train.init_from``; a resumed run keeps the provenance it recorded."""
-    if not train_cfg.init_from:
-        return None
-    card = out_dir / "export" / "card.json"
-    if (out_dir / STATE_FILE).exists() and card.exists():
-        return json.loads(card.read_text()).get("training", {}).get("init_from")
-    return warm_start(task.model, train_cfg.init_from, "equijump", task.config.to_dict())
-
-
 def train_equijump(config: dict, out_dir: Path, device: torch.device, echo=print, on_step=None) -> dict:
     """Train (or resume) an EquiJump model; exports ``export/model.safetensors`` + ``card.json`` on every save."""
     model_cfg, train_cfg, data_cfg = build_configs(config)
     data = load_training_data(data_cfg)
     task = EquiJumpTask(model_cfg, data, float(data_cfg.get("valid_fraction", 0.1)), seed=train_cfg.seed, sampling=config.get("sampling"))
     name = str(config.get("name", "equijump"))
-    init = start_weights(task, train_cfg, out_dir)
+    init = start_weights(task.model, train_cfg.init_from, "equijump", task.config.to_dict(), out_dir)
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
         card = make_card(name, task, train_cfg, data_cfg, info, str(device), init)

@@ -17,6 +17,7 @@ from gen3d.models.ophiuchus.schedulers import SCHEDULERS, scheduler_config
 from gen3d.samplers.ophiuchus import ProteinAutoencoder
 from gen3d.train.config import ConfigError, split_config
 from gen3d.train.loop import TrainConfig, train, training_card
+from gen3d.train.warm_start import start_weights
 
 
 @dataclass
@@ -152,10 +153,11 @@ class LatentDiffusionTask:
 
 def build_configs(config: dict) -> tuple[DiffusionConfig, TrainConfig, dict]:
     """Split a parsed config file into model, training and data settings."""
-    return split_config(config, DiffusionConfig.from_dict, required_data=("dataset", "autoencoder"))
+    return split_config(config, DiffusionConfig.from_dict, required_data=("dataset", "autoencoder"), warm_start=True)
 
 
-def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str) -> dict:
+def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str,
+              init: dict | None = None) -> dict:
     auto_dir = resolve(data_cfg["autoencoder"])
     return {
         "name": name,
@@ -173,7 +175,7 @@ def make_card(name: str, task: LatentDiffusionTask, cfg: DiffusionConfig, train_
             "split": split_rule(),
             "chains": {s: int(len(v)) for s, v in task.segments.items()},
         },
-        "training": training_card(train_cfg, info, device),
+        "training": training_card(train_cfg, info, device, **({"init_from": init} if init else {})),
     }
 
 
@@ -186,8 +188,11 @@ def train_latent_diffusion(config: dict, out_dir: Path, device: torch.device, ec
         windows=int(data_cfg.get("windows", 0)), whole_fraction=float(data_cfg.get("whole_fraction", 1.0)),
     )
     name = str(config.get("name", "ophiuchus-ddpm"))
+    # After fit_normalisation: a warm start brings its own normalisation buffers (same data gives the same values).
+    init = start_weights(task.model, train_cfg.init_from, "ophiuchus-ddpm", cfg.to_dict(), out_dir)
 
     def export(ema_model: torch.nn.Module, info: dict) -> None:
-        save_checkpoint(out_dir / "export", ema_model.state_dict(), make_card(name, task, cfg, train_cfg, data_cfg, info, str(device)))
+        card = make_card(name, task, cfg, train_cfg, data_cfg, info, str(device), init)
+        save_checkpoint(out_dir / "export", ema_model.state_dict(), card)
 
     return train(task, train_cfg, out_dir, device, echo=echo, on_save=export, on_step=on_step)
