@@ -15,7 +15,7 @@ from e3nn import o3
 from safetensors.torch import load, save
 
 from gen3d.models.ophiuchus.denoiser import DenoiserConfig, LatentDenoiser
-from gen3d.models.ophiuchus.diffusion import DiffusionConfig, LatentDiffusion
+from gen3d.models.ophiuchus.diffusion import DiffusionConfig, LatentDiffusion, build_denoiser
 from gen3d.models.ophiuchus.schedulers import SCHEDULERS, default_steps, make_scheduler, scheduler_config
 
 TOL = 1e-6
@@ -45,9 +45,12 @@ def latents(lengths: tuple[int, ...] = (7, 5), dtype: torch.dtype = torch.float6
     return positions, features, mask
 
 
-def denoiser(**changes) -> LatentDenoiser:
+def denoiser(**changes) -> torch.nn.Module:
     config = DenoiserConfig(**{**TINY.to_dict(), **changes})
-    return LatentDenoiser(config).double()
+    return build_denoiser(config).double()
+
+
+FRAMES = {"architecture": "frames", "window": 3, "width": 16, "heads": 4, "pair_dim": 8}
 
 
 T = torch.tensor([17, 640])
@@ -56,9 +59,10 @@ T = torch.tensor([17, 640])
 @pytest.fixture(scope="module")
 def models() -> dict:
     """Random-weight float64 denoisers with and without the chirality scalar, and one that RMS-normalises every
-    layer (built once: e3nn codegen is slow)."""
+    layer, and a frame denoiser (built once: e3nn codegen is slow)."""
     torch.manual_seed(1)
-    return {True: denoiser(chiral=True), False: denoiser(chiral=False), "norm": denoiser(chiral=True, norm=True)}
+    return {True: denoiser(chiral=True), False: denoiser(chiral=False), "norm": denoiser(chiral=True, norm=True),
+            "frames": denoiser(**FRAMES)}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +95,7 @@ def test_unknown_scheduler_names_the_allowed_ones():
 
 # ---- denoiser symmetries ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("chiral", [True, False, "norm"])
+@pytest.mark.parametrize("chiral", [True, False, "norm", "frames"])
 def test_denoiser_rotation_equivariance(models, chiral):
     model = models[chiral]
     pos, feat, mask = latents()
@@ -104,8 +108,9 @@ def test_denoiser_rotation_equivariance(models, chiral):
     assert_close(rot_feat, eps_feat @ D.T)
 
 
-def test_denoiser_translation_invariance(models):
-    model = models[True]
+@pytest.mark.parametrize("kind", [True, "frames"])
+def test_denoiser_translation_invariance(models, kind):
+    model = models[kind]
     pos, feat, mask = latents()
     shift = torch.randn(2, 1, 3, dtype=torch.float64) * 20  # a different shift per sample
     for a, b in zip(model(pos + shift, feat, T, mask), model(pos, feat, T, mask)):
@@ -115,7 +120,7 @@ def test_denoiser_translation_invariance(models):
 def test_reflection_breaks_only_when_chiral(models):
     """Without the pseudo-torsion scalar the network is O(3)-equivariant; with it, mirror images differ."""
     pos, feat, mask = latents()
-    for chiral, equivariant in [(False, True), (True, False)]:
+    for chiral, equivariant in [(False, True), (True, False), ("frames", False)]:  # frames are right-handed
         model = models[chiral]
         P = model.irreps_latent.D_from_matrix(-torch.eye(3, dtype=torch.float64))
         eps_pos, eps_feat = model(pos, feat, T, mask)
@@ -124,7 +129,7 @@ def test_reflection_breaks_only_when_chiral(models):
         assert (error < TOL * 10) == equivariant, (chiral, float(error))  # inversion's D is exact: ~1e-15
 
 
-@pytest.mark.parametrize("kind", [True, "norm"])
+@pytest.mark.parametrize("kind", [True, "norm", "frames"])
 def test_denoiser_padding_invariance_and_zero_padding(models, kind):
     model = models[kind]
     pos, feat, mask = latents()
@@ -138,20 +143,36 @@ def test_denoiser_padding_invariance_and_zero_padding(models, kind):
     assert_close(model(pos, feat2, T, mask)[1], eps_feat)
 
 
-def test_position_noise_has_zero_mean_over_real_nodes(models):
+@pytest.mark.parametrize("kind", [True, "frames"])
+def test_position_noise_has_zero_mean_over_real_nodes(models, kind):
     pos, feat, mask = latents()
-    eps_pos, _ = models[True](pos, feat, T, mask)
+    eps_pos, _ = models[kind](pos, feat, T, mask)
     assert eps_pos.sum(1).abs().max() < TOL
 
 
-def test_sequence_order_matters(models):
+@pytest.mark.parametrize("kind", [False, "frames"])
+def test_sequence_order_matters(models, kind):
     """Not permutation-equivariant by design: reversing the chain does not just reverse the outputs."""
-    model = models[False]  # order must matter even without the (order-dependent) chirality scalar
+    model = models[kind]  # order must matter even without the (order-dependent) chirality scalar
     pos, feat, mask = latents((6, 6))
     eps_pos, eps_feat = model(pos, feat, T, mask)
     rev_pos, rev_feat = model(pos.flip(1), feat.flip(1), T, mask)
     assert (rev_feat.flip(1) - eps_feat).abs().max() > 1e-3
     assert (rev_pos.flip(1) - eps_pos).abs().max() > 1e-3
+
+
+def test_frame_denoiser_config_round_trips_and_graph_cards_keep_their_old_keys():
+    frames = DiffusionConfig(DenoiserConfig(**{**TINY.to_dict(), **FRAMES}))
+    assert DiffusionConfig.from_dict(json.loads(json.dumps(frames.to_dict()))) == frames
+    assert "architecture" not in TINY.to_dict() and "width" not in TINY.to_dict()
+    with pytest.raises(ValueError, match="architecture"):
+        DenoiserConfig(architecture="mlp")
+
+
+def test_frame_denoiser_refuses_chains_too_short_for_a_frame(models):
+    pos, feat, mask = latents((4, 2))
+    with pytest.raises(ValueError, match="at least 3 nodes"):
+        models["frames"](pos, feat, T, mask)
 
 
 def test_configs_round_trip_and_reject_unknown_keys():

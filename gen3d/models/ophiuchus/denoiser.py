@@ -27,6 +27,10 @@ from gen3d.nn.norm import EquivariantRMSNorm
 from gen3d.nn.scatter import scatter_sum
 
 
+ARCHITECTURES = ("graph", "frames")
+FRAME_FIELDS = ("architecture", "window", "width", "heads", "pair_dim")
+
+
 @dataclass(frozen=True)
 class DenoiserConfig:
     """Architecture of :class:`LatentDenoiser`. Lengths (``cutoff``) are in the units the positions arrive in."""
@@ -45,9 +49,21 @@ class DenoiserConfig:
     avg_num_neighbors: float = 16.0
     chiral: bool = True
     norm: bool = False  # EquivariantRMSNorm after every layer: keeps dense graphs of many nodes from blowing up at init
+    # "graph" (this module) or "frames" (gen3d.models.ophiuchus.frame_denoiser); the fields below are the latter's.
+    architecture: str = "graph"
+    window: int = 8  # chain neighbours on each side read in a node's frame
+    width: int = 192
+    heads: int = 8
+    pair_dim: int = 32
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown denoiser architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; a graph denoiser's leave out the frame denoiser's fields (cards written before they existed)."""
+        d = asdict(self)
+        return {k: v for k, v in d.items() if k not in FRAME_FIELDS} if self.architecture == "graph" else d
 
     @classmethod
     def from_dict(cls, d: dict) -> "DenoiserConfig":

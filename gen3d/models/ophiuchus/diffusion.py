@@ -55,6 +55,15 @@ class DiffusionConfig:
         return cls(**d)
 
 
+def build_denoiser(config: DenoiserConfig) -> nn.Module:
+    """The denoiser network ``config.architecture`` names."""
+    if config.architecture == "frames":
+        from gen3d.models.ophiuchus.frame_denoiser import FrameDenoiser
+
+        return FrameDenoiser(config)
+    return LatentDenoiser(config)
+
+
 def _randn(shape: Sequence[int], generator: torch.Generator | None, like: Tensor) -> Tensor:
     """Standard normal draws on ``generator``'s device (reproducible across target devices), moved to ``like``."""
     device = generator.device if generator is not None else like.device
@@ -90,7 +99,7 @@ class LatentDiffusion(nn.Module):
     def __init__(self, config: DiffusionConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or DiffusionConfig()
-        self.denoiser = LatentDenoiser(c.denoiser)
+        self.denoiser = build_denoiser(c.denoiser)
         irreps = self.denoiser.irreps_latent
         self.dim = irreps.dim
         self.register_buffer("position_scale", torch.tensor(float(c.position_scale)))
