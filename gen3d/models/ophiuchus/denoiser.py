@@ -28,7 +28,7 @@ from gen3d.nn.scatter import scatter_sum
 
 
 ARCHITECTURES = ("graph", "frames")
-FRAME_FIELDS = ("architecture", "window", "width", "heads", "pair_dim")
+FRAME_FIELDS = ("architecture", "window", "width", "heads", "pair_dim", "self_condition")
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,13 @@ class DenoiserConfig:
     width: int = 192
     heads: int = 8
     pair_dim: int = 32
+    self_condition: bool = False  # frames only: also read the previous x0 estimate (Chen et al. 2022, "Analog Bits")
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown denoiser architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.self_condition and self.architecture != "frames":
+            raise ValueError("self_condition needs architecture = \"frames\"")
 
     def to_dict(self) -> dict:
         """The settings; a graph denoiser's leave out the frame denoiser's fields (cards written before they existed)."""

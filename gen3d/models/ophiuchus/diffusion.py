@@ -187,14 +187,27 @@ class LatentDiffusion(nn.Module):
         feat = torch.where(mask[..., None], feat, 0.0)
         return pos, feat
 
-    def velocity(self, positions: Tensor, features: Tensor, t: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    @property
+    def self_conditioned(self) -> bool:
+        """Whether the denoiser also reads its previous x0 estimate."""
+        return bool(getattr(self.config.denoiser, "self_condition", False))
+
+    def velocity(self, positions: Tensor, features: Tensor, t: Tensor, mask: Tensor,
+                 estimate: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """The denoiser's v-prediction (v = sqrt(a) eps - sqrt(1 - a) x0, a = alphas_cumprod[t]) on noisy latents.
 
         v keeps its error bounded where the cosine schedule's signal vanishes: from epsilon, x0 =
         (x_t - sqrt(1 - a) eps) / sqrt(a) multiplies an epsilon error by up to 1 / sqrt(a) ~ 30 at the
         first sampling step, which made epsilon-trained samplers diverge; from v, x0 = sqrt(a) x_t -
         sqrt(1 - a) v does not. For unit-variance data the best linear guess of v is 0."""
+        if self.self_conditioned:
+            return self.denoiser(positions, features, t, mask, estimate)
         return self.denoiser(positions, features, t, mask)
+
+    def x0_estimate(self, positions: Tensor, features: Tensor, v: tuple[Tensor, Tensor], t: Tensor) -> tuple[Tensor, Tensor]:
+        """x0 = sqrt(a) x_t - sqrt(1 - a) v for positions and features at timesteps ``t`` (B,) or a scalar."""
+        ab = self.alphas_cumprod[t].to(positions.dtype).reshape(-1, 1, 1)
+        return ab.sqrt() * positions - (1 - ab).sqrt() * v[0], ab.sqrt() * features - (1 - ab).sqrt() * v[1]
 
     # ---- training ------------------------------------------------------------------------
     def loss(
@@ -212,7 +225,12 @@ class LatentDiffusion(nn.Module):
         ab = self.alphas_cumprod[t].to(x_pos.dtype).view(B, 1, 1)
         signal, noise = ab.sqrt(), (1 - ab).sqrt()
         noisy_pos, noisy_feat = signal * x_pos + noise * noise_pos, signal * x_feat + noise * noise_feat
-        pred_pos, pred_feat = self.velocity(noisy_pos, noisy_feat, t, mask)
+        estimate = None
+        if self.self_conditioned and float(torch.rand((), generator=generator, device=t_device)) < 0.5:
+            with torch.no_grad():  # half the batches learn to refine their own first estimate (self-conditioning)
+                first = self.velocity(noisy_pos, noisy_feat, t, mask)
+                estimate = self.x0_estimate(noisy_pos, noisy_feat, first, t)
+        pred_pos, pred_feat = self.velocity(noisy_pos, noisy_feat, t, mask, estimate)
         target_pos, target_feat = signal * noise_pos - noise * x_pos, signal * noise_feat - noise * x_feat
         m = mask[..., None].to(x_pos.dtype)
         count = m.sum().clamp_min(1)
@@ -262,9 +280,12 @@ class LatentDiffusion(nn.Module):
             return torch.cat([centre(x[..., :3], mask), x[..., 3:] * m], -1).view(B, -1)
 
         x = project(_randn((B, N * (3 + self.dim)), generator, like) * scheduler.init_noise_sigma)
+        estimate = None
         for t in scheduler.timesteps:
             x_in = scheduler.scale_model_input(x, t).view(B, N, 3 + self.dim)
-            eps_pos, eps_feat = self.velocity(x_in[..., :3], x_in[..., 3:], t.expand(B), mask)
+            eps_pos, eps_feat = self.velocity(x_in[..., :3], x_in[..., 3:], t.expand(B), mask, estimate)
+            if self.self_conditioned:
+                estimate = self.x0_estimate(x_in[..., :3], x_in[..., 3:], (eps_pos, eps_feat), t.expand(B))
             eps = torch.cat([eps_pos, eps_feat], -1).view(B, -1)
             x = project(scheduler.step(eps, t, x, generator=generator).prev_sample.to(dtype))
         x = x.view(B, N, 3 + self.dim)

@@ -59,9 +59,11 @@ class FrameDenoiser(nn.Module):
         D, W, K = self.irreps_latent.dim, c.width, c.window
         self.offsets = [k for k in range(-K, K + 1) if k != 0]
         window_in = len(self.offsets) * (3 + 1 + D) + D + c.time_dim + c.chain_basis
+        if c.self_condition:  # the estimate's window offsets and own features, and a flag saying whether there is one
+            window_in += len(self.offsets) * 3 + D + 1
         self.time_mlp = nn.Sequential(nn.Linear(c.time_dim, c.time_dim), nn.SiLU(), nn.Linear(c.time_dim, c.time_dim))
         self.embed = nn.Sequential(nn.Linear(window_in, W), nn.SiLU(), nn.Linear(W, W))
-        pair_in = c.num_basis + 3 + 2 * c.max_seq_sep + 1
+        pair_in = c.num_basis + 3 + 2 * c.max_seq_sep + 1 + (c.num_basis if c.self_condition else 0)
         self.pair = nn.Sequential(nn.Linear(pair_in, c.pair_dim), nn.SiLU(), nn.Linear(c.pair_dim, c.pair_dim))
         self.register_buffer("centres", torch.linspace(0.0, c.cutoff, c.num_basis), persistent=False)
         self.blocks = nn.ModuleList(PairBiasedAttention(W, c.heads, c.pair_dim) for _ in range(c.num_layers))
@@ -72,9 +74,12 @@ class FrameDenoiser(nn.Module):
         self.position_skip = nn.Linear(c.time_dim, 1)
 
     def forward(
-        self, positions: torch.Tensor, features: torch.Tensor, t: torch.Tensor | int, mask: torch.Tensor
+        self, positions: torch.Tensor, features: torch.Tensor, t: torch.Tensor | int, mask: torch.Tensor,
+        estimate: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Noise estimates ``(positions (B, N, 3), features (B, N, D))``; zero mean over real nodes, zero padding."""
+        """Noise estimates ``(positions (B, N, 3), features (B, N, D))``; zero mean over real nodes, zero padding.
+
+        ``estimate``: a previous x0 estimate ``(positions, features)`` (self-conditioning; None: none yet)."""
         c = self.config
         B, N, _ = positions.shape
         mask = mask.bool()
@@ -102,6 +107,8 @@ class FrameDenoiser(nn.Module):
             rel.flatten(2), nb_mask.to(dtype), nb_local.flatten(2), own,
             temb[:, None].expand(B, N, -1), chain_features(mask, c.chain_basis, dtype),
         ], -1)
+        if c.self_condition:
+            x = torch.cat([x, self._estimate_inputs(estimate, pos, R, Dm, idx, nb_mask, m)], -1)
         h = self.embed(x)
 
         # Pairs: distance basis, direction in the frame of i, sequence separation.
@@ -112,7 +119,12 @@ class FrameDenoiser(nn.Module):
         rbf = torch.exp(-(((dist[..., None] - self.centres) / width) ** 2))
         sep = (torch.arange(N, device=pos.device)[None] - torch.arange(N, device=pos.device)[:, None])
         sep = nn.functional.one_hot(sep.clamp(-c.max_seq_sep, c.max_seq_sep) + c.max_seq_sep, 2 * c.max_seq_sep + 1)
-        pair = self.pair(torch.cat([rbf, direction, sep.to(dtype)[None].expand(B, N, N, -1)], -1))
+        pair = [rbf, direction, sep.to(dtype)[None].expand(B, N, N, -1)]
+        if c.self_condition:
+            est = torch.zeros_like(pos) if estimate is None else torch.where(m, estimate[0], 0.0)
+            est_dist = (est[:, None] - est[:, :, None]).norm(dim=-1)
+            pair.append(torch.exp(-(((est_dist[..., None] - self.centres) / width) ** 2)) * float(estimate is not None))
+        pair = self.pair(torch.cat(pair, -1))
         keys = mask[:, None, :] & ~torch.eye(N, dtype=torch.bool, device=pos.device)[None]
 
         for block, proj in zip(self.blocks, self.time_proj):
@@ -123,6 +135,18 @@ class FrameDenoiser(nn.Module):
         eps_pos = torch.where(m, eps_pos, 0.0)
         eps_pos = torch.where(m, eps_pos - eps_pos.sum(1, keepdim=True) / count, 0.0)
         return eps_pos, torch.where(m, eps_feat, 0.0)
+
+    def _estimate_inputs(self, estimate, pos, R, Dm, idx, nb_mask, m) -> torch.Tensor:
+        """Per-node inputs from an x0 estimate, in the node's (current) frame: its window offsets, its own features
+        and a 1 flag; zeros and a 0 flag without one."""
+        B, N, _ = pos.shape
+        D = self.irreps_latent.dim
+        if estimate is None:
+            return pos.new_zeros(B, N, len(self.offsets) * 3 + D + 1)
+        est_pos, est_feat = torch.where(m, estimate[0], 0.0), torch.where(m, estimate[1], 0.0)
+        rel = torch.einsum("bnij,bnkj->bnki", R, est_pos[:, idx] - est_pos[:, :, None]) * nb_mask[..., None]
+        own = torch.einsum("bnij,bnj->bni", Dm, est_feat)
+        return torch.cat([rel.flatten(2), own, pos.new_ones(B, N, 1)], -1)
 
 
 class PairBiasedAttention(nn.Module):
