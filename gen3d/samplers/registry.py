@@ -84,6 +84,17 @@ register(
 )
 register(
     ModelEntry(
+        name="ophiuchus-pdb-x2-robust",
+        method="ophiuchus",
+        area="proteins",
+        model="gen3d.models.ophiuchus.autoencoder.Ophiuchus",
+        sampler="gen3d.samplers.ophiuchus.ProteinAutoencoder",
+        checkpoint="ophiuchus-pdb-x2-robust",
+        description="ophiuchus-pdb-x2 with a decoder trained on latents noised up to their features' own spread: builds chains from node positions when features are poor",
+    )
+)
+register(
+    ModelEntry(
         name="ophiuchus-pdb-x8",
         method="ophiuchus",
         area="proteins",
