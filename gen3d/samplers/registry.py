@@ -112,7 +112,7 @@ register(
         model="gen3d.models.ophiuchus.diffusion.LatentDiffusion",
         sampler="gen3d.samplers.ophiuchus_ddpm.MiniproteinSampler",
         checkpoint="ophiuchus-miniproteins",
-        description="Latent DDPM on the principal components of ophiuchus-pdb-x2 latents, decoded by ophiuchus-pdb-x2-decoder: miniproteins of 40-80 residues (experimental: samples fail quality checks)",
+        description="Latent DDPM (frame denoiser) on the principal components of ophiuchus-pdb-x2 latents, decoded by ophiuchus-pdb-x2-robust: miniproteins of 40-80 residues (experimental: samples fail quality checks)",
     )
 )
 register(

@@ -66,6 +66,8 @@ class DenoiserConfig:
     def to_dict(self) -> dict:
         """The settings; a graph denoiser's leave out the frame denoiser's fields (cards written before they existed)."""
         d = asdict(self)
+        if not self.self_condition:  # likewise for cards written before self-conditioning existed
+            del d["self_condition"]
         return {k: v for k, v in d.items() if k not in FRAME_FIELDS} if self.architecture == "graph" else d
 
     @classmethod
