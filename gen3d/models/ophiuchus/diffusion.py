@@ -190,7 +190,7 @@ class LatentDiffusion(nn.Module):
     @property
     def self_conditioned(self) -> bool:
         """Whether the denoiser also reads its previous x0 estimate."""
-        return bool(getattr(self.config.denoiser, "self_condition", False))
+        return self.config.denoiser.self_condition
 
     def velocity(self, positions: Tensor, features: Tensor, t: Tensor, mask: Tensor,
                  estimate: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
