@@ -175,7 +175,7 @@ def sample(
     length: str = typer.Option("40-70", "--length", help="Residues: L or MIN-MAX (drawn uniformly per sample)."),
     out: Path = typer.Option(..., "--out", help="Output folder: one PDB per sample (sample_0000.pdb, ...)."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the scheduler's)."),
-    scheduler: str = typer.Option("ddim", "--scheduler", help="ddpm, ddim or dpm (DPM-Solver++)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="ddpm (default, 500 steps), ddim or dpm (DPM-Solver++)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files on the same device."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Proteins denoised together."),
     checkpoint: str = typer.Option(api.DEFAULT_DENOISER, "--checkpoint", help="Latent DDPM checkpoint: shipped name or folder."),

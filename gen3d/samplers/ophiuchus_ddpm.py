@@ -17,7 +17,7 @@ from gen3d.samplers.base import Condition, ConditionError, Length, Sampler, reso
 from gen3d.samplers.ophiuchus import ProteinAutoencoder
 from gen3d.structures import Protein
 
-DEFAULT_SCHEDULER = "ddim"
+DEFAULT_SCHEDULER = "ddpm"  # ancestral, 500 steps: on 32 samples 2.0 chain breaks per chain vs 3.2 for DDIM 50 steps
 
 
 class MiniproteinSampler(Sampler):
