@@ -19,6 +19,7 @@ from e3nn import o3
 from torch import nn
 
 from gen3d.models.ophiuchus.denoiser import DenoiserConfig, chain_features
+from gen3d.models.ophiuchus.diffusion import centre
 
 EPS = 1e-6
 
@@ -88,8 +89,7 @@ class FrameDenoiser(nn.Module):
         t = torch.as_tensor(t, device=positions.device).reshape(-1).expand(B)
         pos = torch.where(m, positions, 0.0)
         feats = torch.where(m, features, 0.0)
-        count = mask.sum(1, keepdim=True).clamp_min(1)[..., None].to(dtype)
-        centred = torch.where(m, pos - pos.sum(1, keepdim=True) / count, 0.0)
+        centred = centre(pos, mask)
 
         R = chain_frames(pos, mask)  # (B, N, 3, 3)
         Dm = self.irreps_latent.D_from_matrix(R)  # (B, N, D, D): features into the frame
@@ -115,15 +115,14 @@ class FrameDenoiser(nn.Module):
         vec = pos[:, None] - pos[:, :, None]  # (B, N_i, N_j, 3): j - i
         dist = vec.norm(dim=-1)
         direction = torch.einsum("bnij,bnmj->bnmi", R, vec) / dist.clamp_min(EPS)[..., None]
-        width = c.cutoff / max(c.num_basis - 1, 1)
-        rbf = torch.exp(-(((dist[..., None] - self.centres) / width) ** 2))
+        rbf = self._distance_basis(dist)
         sep = (torch.arange(N, device=pos.device)[None] - torch.arange(N, device=pos.device)[:, None])
         sep = nn.functional.one_hot(sep.clamp(-c.max_seq_sep, c.max_seq_sep) + c.max_seq_sep, 2 * c.max_seq_sep + 1)
         pair = [rbf, direction, sep.to(dtype)[None].expand(B, N, N, -1)]
         if c.self_condition:
             est = torch.zeros_like(pos) if estimate is None else torch.where(m, estimate[0], 0.0)
             est_dist = (est[:, None] - est[:, :, None]).norm(dim=-1)
-            pair.append(torch.exp(-(((est_dist[..., None] - self.centres) / width) ** 2)) * float(estimate is not None))
+            pair.append(self._distance_basis(est_dist) * float(estimate is not None))
         pair = self.pair(torch.cat(pair, -1))
         keys = mask[:, None, :] & ~torch.eye(N, dtype=torch.bool, device=pos.device)[None]
 
@@ -132,9 +131,12 @@ class FrameDenoiser(nn.Module):
         out = self.head(self.out_norm(h))
         eps_pos = torch.einsum("bnji,bnj->bni", R, out[..., :3]) + self.position_skip(temb)[:, None] * centred
         eps_feat = torch.einsum("bnji,bnj->bni", Dm, out[..., 3:]) + self.feature_skip(feats)
-        eps_pos = torch.where(m, eps_pos, 0.0)
-        eps_pos = torch.where(m, eps_pos - eps_pos.sum(1, keepdim=True) / count, 0.0)
-        return eps_pos, torch.where(m, eps_feat, 0.0)
+        return centre(eps_pos, mask), torch.where(m, eps_feat, 0.0)
+
+    def _distance_basis(self, dist: torch.Tensor) -> torch.Tensor:
+        """Gaussians of ``dist`` (any shape) centred every ``cutoff / (num_basis - 1)`` from 0 to ``cutoff``; (..., num_basis)."""
+        width = self.config.cutoff / max(self.config.num_basis - 1, 1)
+        return torch.exp(-(((dist[..., None] - self.centres) / width) ** 2))
 
     def _estimate_inputs(self, estimate, pos, R, Dm, idx, nb_mask, m) -> torch.Tensor:
         """Per-node inputs from an x0 estimate, in the node's (current) frame: its window offsets, its own features
