@@ -6,9 +6,10 @@ CPU peak (max RSS) belongs to it alone; on CUDA the peak is ``torch.cuda.max_mem
 Structures are synthetic: real chains from the MDAnalysisTests package tiled to the wanted length
 (encode cost depends on length and neighbour count, not on the fold).
 
-    python benchmarks/proteins.py [--devices cpu cuda] [--what reconstruct sample interpolate encode]
+    python benchmarks/proteins.py [--devices cpu cuda] [--what reconstruct sample sample-relaxed interpolate encode]
 
-``interpolate`` lines give frames per second (214 residues, geodesic path, 20 refinement steps per frame).
+``sample`` lines time latent sampling and decoding (default settings: 500 DDIM steps); ``sample-relaxed``
+adds the default Amber relaxation of each structure (the CLI's default). ``interpolate`` lines give frames per second (214 residues, geodesic path, 20 refinement steps per frame).
 """
 
 from __future__ import annotations
@@ -72,10 +73,12 @@ def reconstruct(device: str, batch: int, checkpoint: str) -> dict:
     return {"items_per_s": rounds * batch / (time.perf_counter() - start), "peak_mib": _peak(device)}
 
 
-def sample(device: str, batch: int, checkpoint: str) -> dict:
+def sample(device: str, batch: int, checkpoint: str, relax: bool = False) -> dict:
+    """Default sampling settings; ``relax`` adds the default Amber relaxation (OpenMM Reference platform, on the CPU)."""
+    from gen3d.md.relax import Relaxation
     from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler
 
-    sampler = MiniproteinSampler.from_checkpoint(checkpoint)
+    sampler = MiniproteinSampler.from_checkpoint(checkpoint, relax=Relaxation() if relax else None)
     list(sampler.sample(1, seed=1, batch_size=1, device=device))
     _sync(device)
     start = time.perf_counter()
@@ -123,7 +126,7 @@ def encode(device: str, length: int, checkpoint: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, plus cuda when available")
-    parser.add_argument("--what", nargs="+", default=["reconstruct", "sample", "interpolate", "encode"])
+    parser.add_argument("--what", nargs="+", default=["reconstruct", "sample", "sample-relaxed", "interpolate", "encode"])
     parser.add_argument("--autoencoder", default="ophiuchus-pdb-x2")
     parser.add_argument("--denoiser", default="ophiuchus-miniproteins")
     parser.add_argument("--encode-checkpoints", nargs="+", default=["ophiuchus-pdb-x2", "ophiuchus-pdb-x8"])
@@ -135,7 +138,8 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         what, device, size, ckpt = args.child
-        jobs = {"reconstruct": reconstruct, "sample": sample, "interpolate": interpolate, "encode": encode}
+        jobs = {"reconstruct": reconstruct, "sample": sample, "interpolate": interpolate, "encode": encode,
+                "sample-relaxed": lambda d, b, c: sample(d, b, c, relax=True)}
         print(json.dumps(jobs[what](device, int(size), ckpt)))
         return
     import torch
@@ -148,6 +152,8 @@ def main() -> None:
             jobs += [("reconstruct", b, args.autoencoder) for b in (1, 16)]
         if "sample" in args.what:
             jobs += [("sample", b, args.denoiser) for b in (1, 16)]
+        if "sample-relaxed" in args.what:
+            jobs += [("sample-relaxed", 16, args.denoiser)]
         if "interpolate" in args.what:
             jobs += [("interpolate", 20, args.autoencoder)]
         if "encode" in args.what:

@@ -174,8 +174,11 @@ def sample(
     n: int = typer.Option(..., "--n", min=1, help="Number of miniproteins."),
     length: str = typer.Option("40-70", "--length", help="Residues: L or MIN-MAX (drawn uniformly per sample)."),
     out: Path = typer.Option(..., "--out", help="Output folder: one PDB per sample (sample_0000.pdb, ...)."),
-    steps: int | None = typer.Option(None, "--steps", min=1, help="Denoising steps (default: the scheduler's)."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="ddpm (default, 500 steps), ddim or dpm (DPM-Solver++)."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="Denoising steps [default: 500; a named scheduler's own]."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="ddim (default: 500 ancestral steps, eta 1, noise scale 0.5), ddpm or dpm (DPM-Solver++)."),
+    eta: float | None = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM stochasticity: 0 deterministic, 1 DDPM's posterior noise."),
+    noise_scale: float | None = typer.Option(None, "--noise-scale", min=0.0, help="DDIM: scale of the noise each stochastic step adds (below 1: low temperature)."),
+    relax: bool = typer.Option(True, "--relax/--no-relax", help="Amber-minimise each decoded chain (heavy atoms restrained; closes chain gaps, removes clashes)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files on the same device."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Proteins denoised together."),
     checkpoint: str = typer.Option(api.DEFAULT_DENOISER, "--checkpoint", help="Latent DDPM checkpoint: shipped name or folder."),
@@ -189,6 +192,7 @@ def sample(
 
     * `gen3d proteins sample --n 10 --length 40-70 --out samples/miniproteins`
     * `gen3d proteins sample --n 100 --length 56 --out out/ --scheduler dpm --steps 25 --seed 1`
+    * `gen3d proteins sample --n 16 --out raw/ --no-relax --noise-scale 1.0` (the decoder's chains as drawn, full noise)
     """
 
     def body() -> None:
@@ -196,7 +200,8 @@ def sample(
         with progress() as bar:
             task = bar.add_task("sampling", total=n)
             result = api.sample_proteins(out, n, lengths=(lo, hi), checkpoint=checkpoint, scheduler=scheduler, steps=steps,
-                                         seed=seed, batch_size=batch_size, device=device, on_protein=lambda: bar.advance(task))
+                                         eta=eta, noise_scale=noise_scale, relax=relax, seed=seed, batch_size=batch_size,
+                                         device=device, on_protein=lambda: bar.advance(task))
         secs = result["seconds"]
         console.print(f"wrote {n} structures to {out}/ in {secs:.1f} s ({n / max(secs, 1e-9):.2f} structures/s, {result['scheduler']})")
         if not no_eval:

@@ -304,6 +304,28 @@ def test_sampling_shapes_finite_and_reproducible(diffusion, name):
     assert not torch.equal(run(1)[0], pos)
 
 
+def test_ancestral_ddim_is_ddpm_and_its_noise_scale_is_a_temperature(diffusion):
+    """DDIM with eta 1 takes DDPM's posterior step (same draws, same latents up to float error); the noise scale
+    changes the draw reproducibly; settings a scheduler would ignore are refused."""
+
+    def run(name: str, seed: int = 0, **kw):
+        return diffusion.sample([6, 4], scheduler_name=name, steps=10, generator=torch.Generator().manual_seed(seed), **kw)
+
+    ddpm, ddim = run("ddpm"), run("ddim", eta=1.0)
+    assert all(torch.allclose(a.float(), b.float(), atol=1e-4, rtol=1e-4) for a, b in zip(ddpm, ddim))
+    cold = run("ddim", eta=1.0, noise_scale=0.5)
+    assert not torch.allclose(cold[0], ddim[0], atol=1e-3)
+    assert all(torch.equal(a, b) for a, b in zip(cold, run("ddim", eta=1.0, noise_scale=0.5)))
+    # with no noise added after the start, the draw depends on the starting noise only
+    a, b = run("ddim", eta=1.0, noise_scale=0.0), run("ddim", eta=0.0)
+    assert not torch.allclose(a[0], b[0], atol=1e-3)  # eta 1 at zero noise is not the DDIM ODE: different mean path
+    for bad in ({"eta": 1.0}, {"noise_scale": 0.5}):
+        with pytest.raises(ValueError, match="apply to the ddim scheduler"):
+            run("ddpm", **bad)
+    with pytest.raises(ValueError, match="eta"):
+        run("ddim", eta=1.5)
+
+
 def test_sampling_recovers_a_single_training_structure():
     """Fit on latents all equal to one structure; samples match it up to rotation (distances, invariants)."""
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from gen3d.checkpoints import CheckpointError
 from gen3d.io.pdb import read_protein
 from gen3d.samplers.base import ConditionError, Length, StartFragment
-from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler
+from gen3d.samplers.ophiuchus_ddpm import DEFAULT_SAMPLING, MiniproteinSampler, Sampling, sampling_for
 from gen3d.structures import Molecule
 from gen3d_cli.app import app
 from tests.protein_fixtures import tiny_autoencoder, tiny_denoiser
@@ -22,7 +22,7 @@ def ckpts(tmp_path_factory):
 
 
 def test_lengths_come_from_the_range_and_are_reproducible(ckpts):
-    sampler = MiniproteinSampler.from_checkpoint(str(ckpts[1]), lengths=(10, 20), steps=4)
+    sampler = MiniproteinSampler.from_checkpoint(str(ckpts[1]), lengths=(10, 20), sampling=sampling_for(steps=4), relax=None)
     a = list(sampler.sample(5, seed=3, batch_size=2))
     b = list(sampler.sample(5, seed=3, batch_size=2))
     assert [p.num_residues for p in a] == [p.num_residues for p in b]
@@ -32,12 +32,32 @@ def test_lengths_come_from_the_range_and_are_reproducible(ckpts):
 
 
 def test_length_condition_and_refused_conditions(ckpts):
-    sampler = MiniproteinSampler.from_checkpoint(str(ckpts[1]), steps=3)
+    sampler = MiniproteinSampler.from_checkpoint(str(ckpts[1]), sampling=sampling_for(steps=3), relax=None)
     assert [p.num_residues for p in sampler.sample(2, seed=0, condition=Length(13))] == [13, 13]
     with pytest.raises(ConditionError):
         list(sampler.sample(1, condition=StartFragment(Molecule([6], [[0.0, 0.0, 0.0]]))))
     with pytest.raises(ConditionError):
-        MiniproteinSampler.from_checkpoint(str(ckpts[1]), scheduler="euler")
+        MiniproteinSampler.from_checkpoint(str(ckpts[1]), sampling=Sampling("euler"))
+    with pytest.raises(ConditionError, match="apply to the ddim scheduler"):
+        MiniproteinSampler.from_checkpoint(str(ckpts[1]), sampling=sampling_for("ddpm", noise_scale=0.5))
+
+
+def test_sampling_defaults_fill_only_what_is_not_given():
+    assert sampling_for() == DEFAULT_SAMPLING == Sampling("ddim", 500, eta=1.0, noise_scale=0.5)
+    assert sampling_for(noise_scale=0.3) == Sampling("ddim", 500, eta=1.0, noise_scale=0.3)
+    assert sampling_for("ddim") == Sampling("ddim", None, eta=0.0, noise_scale=1.0)  # a named scheduler: its own defaults
+    assert sampling_for("dpm", steps=25) == Sampling("dpm", 25)
+
+
+def test_relaxed_samples_are_unbroken_and_reproducible(ckpts):
+    """Amber relaxation (the default) of decoded chains: no chain breaks, marked as relaxed, same seed same atoms."""
+    from gen3d.metrics.proteins import score_protein
+
+    sampler = MiniproteinSampler.from_checkpoint(str(ckpts[1]), lengths=(10, 12), sampling=sampling_for(steps=3))
+    a = list(sampler.sample(2, seed=5))
+    assert all(p.properties["relaxed"] for p in a)
+    assert all(score_protein(p)[0]["chain_breaks"] == 0 for p in a)
+    assert all(np.array_equal(x.positions, y.positions) for x, y in zip(a, sampler.sample(2, seed=5)))
 
 
 def test_denoiser_refuses_an_autoencoder_it_was_not_trained_with(ckpts, tmp_path):
@@ -49,7 +69,7 @@ def test_denoiser_refuses_an_autoencoder_it_was_not_trained_with(ckpts, tmp_path
 def test_cli_sample_writes_one_pdb_per_protein(ckpts, tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["proteins", "sample", "--n", "3", "--length", "12-16", "--out", str(out), "--steps", "3",
-                                   "--checkpoint", str(ckpts[1]), "--device", "cpu", "--no-eval"])
+                                   "--checkpoint", str(ckpts[1]), "--device", "cpu", "--no-eval", "--no-relax"])
     assert res.exit_code == 0, res.output
     files = sorted(out.glob("*.pdb"))
     assert [f.name for f in files] == ["sample_0000.pdb", "sample_0001.pdb", "sample_0002.pdb"]

@@ -89,9 +89,10 @@ def test_latent_ddpm_trains_on_encoded_chains(tmp_path):
     """)
     info = train_latent_diffusion(load_config(cfg_path), tmp_path / "run", torch.device("cpu"), echo=None)
     assert info["step"] == 2 and "valid_loss" in info["validation"]
-    from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler
+    from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler, sampling_for
 
-    sampler = MiniproteinSampler.from_checkpoint(str(tmp_path / "run" / "export"), lengths=(30, 40), steps=2)
+    sampler = MiniproteinSampler.from_checkpoint(str(tmp_path / "run" / "export"), lengths=(30, 40),
+                                                 sampling=sampling_for(steps=2), relax=None)
     assert 30 <= next(iter(sampler.sample(1, seed=0))).num_residues <= 40
 
     # Warm start (train.init_from): with a frozen learning rate the export keeps the start's weights and

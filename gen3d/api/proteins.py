@@ -264,16 +264,20 @@ def train_proteins(
 
 def sample_proteins(
     out_dir: str | os.PathLike, num: int, *, lengths: tuple[int, int] = (40, 70), checkpoint: str = DEFAULT_DENOISER,
-    scheduler: str | None = None, steps: int | None = None, seed: int = 0, batch_size: int = 16, device: str = "auto",
-    on_protein: Callable[[], None] | None = None,
+    scheduler: str | None = None, steps: int | None = None, eta: float | None = None, noise_scale: float | None = None,
+    relax: bool = True, seed: int = 0, batch_size: int = 16, device: str = "auto", on_protein: Callable[[], None] | None = None,
 ) -> dict:
-    """Sample ``num`` miniproteins into ``out_dir`` (one PDB each, written atomically as they come)."""
+    """Sample ``num`` miniproteins into ``out_dir`` (one PDB each, written atomically as they come). Unset sampling
+    options take the defaults of :func:`gen3d.samplers.ophiuchus_ddpm.sampling_for`; ``relax`` Amber-minimises each."""
     import time
 
     from gen3d.io.pdb import write_protein
-    from gen3d.samplers.ophiuchus_ddpm import DEFAULT_SCHEDULER, MiniproteinSampler
+    from gen3d.md.relax import Relaxation
+    from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler, sampling_for
 
-    sampler = MiniproteinSampler.from_checkpoint(checkpoint, lengths=lengths, scheduler=scheduler or DEFAULT_SCHEDULER, steps=steps)
+    sampling = sampling_for(scheduler, steps, eta, noise_scale)
+    sampler = MiniproteinSampler.from_checkpoint(checkpoint, lengths=lengths, sampling=sampling,
+                                                 relax=Relaxation() if relax else None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start, files = time.perf_counter(), []
@@ -283,4 +287,7 @@ def sample_proteins(
         files.append(str(path))
         if on_protein:
             on_protein()
-    return {"files": files, "seconds": time.perf_counter() - start, "scheduler": sampler.scheduler}
+    label = f"{sampling.scheduler}, {sampling.steps or 'default'} steps" + (
+        f", eta {sampling.eta:g}, noise scale {sampling.noise_scale:g}" if sampling.scheduler == "ddim" else "")
+    return {"files": files, "seconds": time.perf_counter() - start, "scheduler": label + (", Amber-relaxed" if relax else ""),
+            "sampling": sampling.to_dict(), "relax": relax}

@@ -4,11 +4,13 @@ all-heavy-atom chains. Lengths come from a ``Length`` condition or are drawn fro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from gen3d.checkpoints import CheckpointError, load_model, resolve, sha256_of
+from gen3d.md.relax import Relaxation, RelaxError, relax_protein
 from gen3d.data.protein_chains import ResidueChain, protein_from_chains
 from gen3d.models.ophiuchus.autoencoder import Latent
 from gen3d.models.ophiuchus.diffusion import VERSION, DiffusionConfig, LatentDiffusion
@@ -17,22 +19,56 @@ from gen3d.samplers.base import Condition, ConditionError, Length, Sampler, reso
 from gen3d.samplers.ophiuchus import ProteinAutoencoder
 from gen3d.structures import Protein
 
-DEFAULT_SCHEDULER = "ddpm"  # ancestral, 500 steps: on 32 samples 2.0 chain breaks per chain vs 3.2 for DDIM 50 steps
+@dataclass(frozen=True)
+class Sampling:
+    """How latents are drawn: a diffusers scheduler, its steps (None: its default) and, for DDIM, ``eta`` and the
+    scale of the noise each stochastic step adds."""
+
+    scheduler: str = "ddim"
+    steps: int | None = None
+    eta: float = 0.0
+    noise_scale: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {"scheduler": self.scheduler, "steps": self.steps, "eta": self.eta, "noise_scale": self.noise_scale}
+
+
+# Ancestral sampling (DDIM with eta = 1 is DDPM's posterior step) at half the noise: on 32 samples the
+# fraction with >= 30 % helix or strand rose 6 -> 28 % and the clash score fell 227 -> 120 against full noise.
+DEFAULT_SAMPLING = Sampling("ddim", 500, eta=1.0, noise_scale=0.5)
+
+
+def sampling_for(scheduler: str | None = None, steps: int | None = None, eta: float | None = None,
+                 noise_scale: float | None = None) -> Sampling:
+    """Settings from the options given: with no scheduler named, :data:`DEFAULT_SAMPLING` fills the rest;
+    with one named, that scheduler's plain defaults (DDIM: deterministic, full noise) do."""
+    base = DEFAULT_SAMPLING if scheduler is None else Sampling(scheduler)
+    given = {"steps": steps, "eta": eta, "noise_scale": noise_scale}
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
 class MiniproteinSampler(Sampler):
-    """Unconditional miniproteins of a length range (or a fixed ``Length``) from a latent DDPM checkpoint."""
+    """Unconditional miniproteins of a length range (or a fixed ``Length``) from a latent DDPM checkpoint;
+    decoded chains are Amber-relaxed unless ``relax`` is None."""
 
     conditions = (Length,)
 
     def __init__(self, diffusion: LatentDiffusion, autoencoder: ProteinAutoencoder, lengths: tuple[int, int] = (40, 70),
-                 scheduler: str = DEFAULT_SCHEDULER, steps: int | None = None) -> None:
-        if scheduler not in SCHEDULERS:
-            raise ConditionError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+                 sampling: Sampling = DEFAULT_SAMPLING, relax: Relaxation | None = Relaxation()) -> None:
+        if sampling.scheduler not in SCHEDULERS:
+            raise ConditionError(f"unknown scheduler {sampling.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+        if sampling.scheduler != "ddim" and (sampling.eta != 0.0 or sampling.noise_scale != 1.0):
+            raise ConditionError(f"--eta and --noise-scale apply to the ddim scheduler, not {sampling.scheduler}")
+        if not (0.0 <= sampling.eta <= 1.0 and sampling.noise_scale >= 0.0):
+            raise ConditionError(f"need 0 <= eta <= 1 and noise scale >= 0, got {sampling.eta} and {sampling.noise_scale}")
         if not 1 <= lengths[0] <= lengths[1]:
             raise ConditionError(f"length range must satisfy 1 <= MIN <= MAX, got {lengths}")
         self.diffusion, self.autoencoder = diffusion.eval(), autoencoder
-        self.lengths, self.scheduler, self.steps = lengths, scheduler, steps
+        self.lengths, self.sampling, self.relax = lengths, sampling, relax
+
+    @property
+    def scheduler(self) -> str:
+        return self.sampling.scheduler
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str, autoencoder: str | None = None, **kwargs) -> "MiniproteinSampler":
@@ -63,11 +99,24 @@ class MiniproteinSampler(Sampler):
         for start in range(0, num, batch_size):
             part = lengths[start : start + batch_size]
             nodes = [-(-n // c) for n in part]
-            pos, feat, mask = self.diffusion.sample(nodes, self.scheduler, self.steps, generator=generator, device=device)
+            pos, feat, mask = self.diffusion.sample(nodes, self.sampling.scheduler, self.sampling.steps, generator=generator,
+                                                    device=device, eta=self.sampling.eta, noise_scale=self.sampling.noise_scale)
             templates = [ResidueChain(np.zeros(n, dtype=np.int64), np.zeros((n, 14, 3), np.float32), np.zeros((n, 14), bool), "A",
                                       np.arange(1, n + 1), np.full(n, "", dtype=str)) for n in part]
             chains = self.autoencoder.decode(Latent(pos, feat, mask), templates)
             for k, chain in enumerate(chains):
-                protein = protein_from_chains([chain], name=f"gen3d-ophiuchus-{start + k}")
+                protein = self._relaxed(protein_from_chains([chain], name=f"gen3d-ophiuchus-{start + k}"))
                 protein.properties["length"] = len(chain)
                 yield protein
+
+    def _relaxed(self, protein: Protein) -> Protein:
+        """Amber-relaxed ``protein`` (``properties["relaxed"]`` says whether it was; a failure keeps it as decoded)."""
+        if self.relax is None:
+            return protein
+        try:
+            relaxed = relax_protein(protein, self.relax)
+        except RelaxError as err:
+            protein.properties.update(relaxed=False, relax_error=str(err))
+            return protein
+        relaxed.properties["relaxed"] = True
+        return relaxed

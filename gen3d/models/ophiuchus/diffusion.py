@@ -70,6 +70,15 @@ def _randn(shape: Sequence[int], generator: torch.Generator | None, like: Tensor
     return torch.randn(tuple(shape), generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
+def _check_stochasticity(scheduler_name: str, eta: float, noise_scale: float) -> bool:
+    """Whether sampling adds noise of its own (DDIM with ``eta > 0``); settings other schedulers ignore are refused."""
+    if not (0.0 <= eta <= 1.0 and noise_scale >= 0.0):
+        raise ValueError(f"need 0 <= eta <= 1 and noise_scale >= 0, got eta={eta}, noise_scale={noise_scale}")
+    if scheduler_name != "ddim" and (eta != 0.0 or noise_scale != 1.0):
+        raise ValueError(f"eta and noise_scale apply to the ddim scheduler, not {scheduler_name}")
+    return scheduler_name == "ddim" and eta > 0.0
+
+
 def channel_spread(features: Tensor, irreps: o3.Irreps | str) -> tuple[Tensor, Tensor]:
     """Per-dimension ``(shift, spread)`` of features ``(M, D)``: the mean of scalar (0e) dimensions (zero elsewhere,
     so rotations still act the same) and each irrep channel's RMS about it, shared by its 2l+1 components (1 where
@@ -254,12 +263,16 @@ class LatentDiffusion(nn.Module):
         steps: int | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        eta: float = 0.0,
+        noise_scale: float = 1.0,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Latents with the given numbers of nodes: ``(positions (B, N, 3), features (B, N, D), mask (B, N))``.
 
         Positions are in Å and centred; padded rows are zero. All samples denoise together (padded
         to the longest); the loop runs over denoising steps only. ``steps=None`` takes the
         scheduler's default. The same ``generator`` state gives the same latents on the same device.
+        DDIM only: ``eta`` sets its stochasticity (0: deterministic; 1: DDPM's posterior variance) and
+        ``noise_scale`` multiplies the noise each stochastic step adds (below 1: low-temperature sampling).
         """
         device = torch.device(device) if device is not None else self.position_scale.device
         dtype = self.feature_scale.dtype
@@ -273,6 +286,7 @@ class LatentDiffusion(nn.Module):
         scheduler = make_scheduler(scheduler_name, self.config.num_train_timesteps, clip_range=clip)
         scheduler.set_timesteps(steps or default_steps(scheduler_name, self.config.num_train_timesteps), device=device)
         m = mask[..., None].to(dtype)
+        stochastic = _check_stochasticity(scheduler_name, eta, noise_scale)
 
         def project(x: Tensor) -> Tensor:
             """Back onto the model's space: zero-mean positions, zero padding (also applied to scheduler noise)."""
@@ -287,7 +301,12 @@ class LatentDiffusion(nn.Module):
             if self.self_conditioned:
                 estimate = self.x0_estimate(x_in[..., :3], x_in[..., 3:], (eps_pos, eps_feat), t.expand(B))
             eps = torch.cat([eps_pos, eps_feat], -1).view(B, -1)
-            x = project(scheduler.step(eps, t, x, generator=generator).prev_sample.to(dtype))
+            extra: dict = {"generator": generator}
+            if scheduler_name == "ddim":  # DDIM takes its noise as an argument (so that it can be scaled), not a generator
+                extra = {"eta": eta}
+                if stochastic:
+                    extra["variance_noise"] = _randn((B, N * (3 + self.dim)), generator, like) * noise_scale
+            x = project(scheduler.step(eps, t, x, **extra).prev_sample.to(dtype))
         x = x.view(B, N, 3 + self.dim)
         positions, features = self.denormalise(x[..., :3], x[..., 3:], mask)
         return positions, features, mask
