@@ -175,7 +175,7 @@ def sample(
     length: str = typer.Option("40-70", "--length", help="Residues: L or MIN-MAX (drawn uniformly per sample)."),
     out: Path = typer.Option(..., "--out", help="Output folder: one PDB per sample (sample_0000.pdb, ...)."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Denoising steps [default: 500; a named scheduler's own]."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="ddim (default: 500 ancestral steps, eta 1, noise scale 0.5), ddpm or dpm (DPM-Solver++)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="ddim (default: 500 ancestral steps, eta 1, noise scale 0.35), ddpm or dpm (DPM-Solver++)."),
     eta: float | None = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM stochasticity: 0 deterministic, 1 DDPM's posterior noise."),
     noise_scale: float | None = typer.Option(None, "--noise-scale", min=0.0, help="DDIM: scale of the noise each stochastic step adds (below 1: low temperature)."),
     relax: bool = typer.Option(True, "--relax/--no-relax", help="Amber-minimise each decoded chain (heavy atoms restrained; closes chain gaps, removes clashes)."),

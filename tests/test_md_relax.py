@@ -33,7 +33,7 @@ def damaged() -> tuple[Protein, Protein]:
 
 
 def test_relax_closes_the_gap_and_keeps_atoms_and_fold(damaged):
-    native, bad = damaged
+    _, bad = damaged
     assert score_protein(bad)[0]["chain_breaks"] == 1
     out = relax_protein(bad, Relaxation(solvent="vacuum"))
     scores = score_protein(out)[0]

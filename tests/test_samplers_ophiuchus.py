@@ -43,7 +43,7 @@ def test_length_condition_and_refused_conditions(ckpts):
 
 
 def test_sampling_defaults_fill_only_what_is_not_given():
-    assert sampling_for() == DEFAULT_SAMPLING == Sampling("ddim", 500, eta=1.0, noise_scale=0.5)
+    assert sampling_for() == DEFAULT_SAMPLING == Sampling("ddim", 500, eta=1.0, noise_scale=0.35)
     assert sampling_for(noise_scale=0.3) == Sampling("ddim", 500, eta=1.0, noise_scale=0.3)
     assert sampling_for("ddim") == Sampling("ddim", None, eta=0.0, noise_scale=1.0)  # a named scheduler: its own defaults
     assert sampling_for("dpm", steps=25) == Sampling("dpm", 25)

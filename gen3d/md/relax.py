@@ -42,7 +42,7 @@ class Relaxation:
 
 
 @functools.lru_cache(maxsize=2)
-def _force_field(solvent: str = "obc2"):
+def _force_field(solvent: str):
     from openmm import app
 
     if solvent not in ("obc2", "vacuum"):
@@ -106,7 +106,7 @@ def _topology(protein: Protein):
     pdb = app.PDBFile(io.StringIO(_pdb_text("relax", protein_to_structure(protein))))
     modeller = app.Modeller(pdb.topology, pdb.positions)
     with seeded_random(0):  # Modeller starts hydrogens at random positions (Python's random) and minimises them
-        modeller.addHydrogens(_force_field(), platform=_platform())  # on a platform we choose: same input, same output
+        modeller.addHydrogens(_force_field("obc2"), platform=_platform())  # on a platform we choose: same input, same output
     return modeller.topology, modeller.positions
 
 

@@ -70,7 +70,7 @@ def _randn(shape: Sequence[int], generator: torch.Generator | None, like: Tensor
     return torch.randn(tuple(shape), generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
-def _check_stochasticity(scheduler_name: str, eta: float, noise_scale: float) -> bool:
+def check_stochasticity(scheduler_name: str, eta: float, noise_scale: float) -> bool:
     """Whether sampling adds noise of its own (DDIM with ``eta > 0``); settings other schedulers ignore are refused."""
     if not (0.0 <= eta <= 1.0 and noise_scale >= 0.0):
         raise ValueError(f"need 0 <= eta <= 1 and noise_scale >= 0, got eta={eta}, noise_scale={noise_scale}")
@@ -286,7 +286,7 @@ class LatentDiffusion(nn.Module):
         scheduler = make_scheduler(scheduler_name, self.config.num_train_timesteps, clip_range=clip)
         scheduler.set_timesteps(steps or default_steps(scheduler_name, self.config.num_train_timesteps), device=device)
         m = mask[..., None].to(dtype)
-        stochastic = _check_stochasticity(scheduler_name, eta, noise_scale)
+        stochastic = check_stochasticity(scheduler_name, eta, noise_scale)
 
         def project(x: Tensor) -> Tensor:
             """Back onto the model's space: zero-mean positions, zero padding (also applied to scheduler noise)."""
