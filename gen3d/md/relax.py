@@ -160,10 +160,10 @@ def _minimise(protein: Protein, settings: Relaxation) -> tuple[Protein, int]:
 
 def _heavy_in_input_order(protein: Protein, atoms: list, positions: np.ndarray) -> Protein:
     """``protein`` with each heavy atom moved to its minimised position (matched by residue index and name)."""
+    from gen3d.metrics.protein_geometry import atom_residues
+
     where = {(a.residue.index, a.name): a.index for a in atoms}
-    starts = protein.residue_starts()
-    residue_of = np.searchsorted(starts, np.arange(len(protein)), side="right") - 1
-    index = np.array([where[(int(r), str(n))] for r, n in zip(residue_of, protein.atom_names)])
+    index = np.array([where[(int(r), str(n))] for r, n in zip(atom_residues(protein), protein.atom_names)])
     return Protein(
         protein.chain_ids, protein.residue_numbers, protein.insertion_codes, protein.residue_names, protein.atom_names,
         protein.elements, positions[index].astype(protein.positions.dtype), protein.b_factors, protein.name,

@@ -4,7 +4,7 @@ all-heavy-atom chains. Lengths come from a ``Length`` condition or are drawn fro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ class Sampling:
     noise_scale: float = 1.0
 
     def to_dict(self) -> dict:
-        return {"scheduler": self.scheduler, "steps": self.steps, "eta": self.eta, "noise_scale": self.noise_scale}
+        return asdict(self)
 
 
 # Ancestral sampling (DDIM with eta = 1 is DDPM's posterior step) at a third of the noise. Full noise -> 0.5 took the
@@ -67,10 +67,6 @@ class MiniproteinSampler(Sampler):
             raise ConditionError(f"length range must satisfy 1 <= MIN <= MAX, got {lengths}")
         self.diffusion, self.autoencoder = diffusion.eval(), autoencoder
         self.lengths, self.sampling, self.relax = lengths, sampling, relax
-
-    @property
-    def scheduler(self) -> str:
-        return self.sampling.scheduler
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str, autoencoder: str | None = None, **kwargs) -> "MiniproteinSampler":
