@@ -178,6 +178,8 @@ def sample(
     scheduler: str | None = typer.Option(None, "--scheduler", help="ddim (default: 500 ancestral steps, eta 1, noise scale 0.35), ddpm or dpm (DPM-Solver++)."),
     eta: float | None = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM stochasticity: 0 deterministic, 1 DDPM's posterior noise."),
     noise_scale: float | None = typer.Option(None, "--noise-scale", min=0.0, help="DDIM: scale of the noise each stochastic step adds (below 1: low temperature)."),
+    guidance: float | None = typer.Option(None, "--guidance", min=0.0, help="Scale of the secondary-structure classifier's pull toward helix and strand (0: unguided)."),
+    guide: str | None = typer.Option(None, "--guide", help="Structure classifier checkpoint for --guidance [default: the shipped ophiuchus-miniproteins-ss]."),
     relax: bool = typer.Option(True, "--relax/--no-relax", help="Amber-minimise each decoded chain (heavy atoms restrained; closes chain gaps, removes clashes)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same files on the same device."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Proteins denoised together."),
@@ -192,7 +194,7 @@ def sample(
 
     * `gen3d proteins sample --n 10 --length 40-70 --out samples/miniproteins`
     * `gen3d proteins sample --n 100 --length 56 --out out/ --scheduler dpm --steps 25 --seed 1`
-    * `gen3d proteins sample --n 16 --out raw/ --no-relax --noise-scale 1.0` (the decoder's chains as drawn, full noise)
+    * `gen3d proteins sample --n 16 --out raw/ --no-relax --noise-scale 1.0 --guidance 0` (as drawn: full noise, unguided)
     """
 
     def body() -> None:
@@ -200,7 +202,7 @@ def sample(
         with progress() as bar:
             task = bar.add_task("sampling", total=n)
             result = api.sample_proteins(out, n, lengths=(lo, hi), checkpoint=checkpoint, scheduler=scheduler, steps=steps,
-                                         eta=eta, noise_scale=noise_scale, relax=relax, seed=seed, batch_size=batch_size,
+                                         eta=eta, noise_scale=noise_scale, guidance=guidance, guide=guide, relax=relax, seed=seed, batch_size=batch_size,
                                          device=device, on_protein=lambda: bar.advance(task))
         secs = result["seconds"]
         console.print(f"wrote {n} structures to {out}/ in {secs:.1f} s ({n / max(secs, 1e-9):.2f} structures/s, {result['scheduler']})")

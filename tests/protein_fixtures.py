@@ -49,6 +49,26 @@ def tiny_denoiser(folder: Path, autoencoder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def tiny_classifier(folder: Path, denoiser: Path, seed: int = 0) -> Path:
+    """A random-weight structure classifier in ``denoiser``'s normalised space (its buffers copied)."""
+    from gen3d.checkpoints import load_model
+    from gen3d.models.ophiuchus.denoiser import DenoiserConfig
+    from gen3d.models.ophiuchus.diffusion import VERSION as DDPM_VERSION
+    from gen3d.models.ophiuchus.diffusion import DiffusionConfig, LatentDiffusion
+    from gen3d.models.ophiuchus.structure_guide import VERSION as GUIDE_VERSION
+    from gen3d.models.ophiuchus.structure_guide import ClassifierConfig, StructureClassifier
+
+    diffusion, _ = load_model(denoiser, "ophiuchus-ddpm", DDPM_VERSION, lambda c: LatentDiffusion(DiffusionConfig.from_dict(c)))
+    torch.manual_seed(seed)
+    cfg = ClassifierConfig(network=DenoiserConfig(latent_irreps=TINY_AE.irreps_latent, architecture="frames", window=3,
+                                                  width=16, heads=4, pair_dim=8, num_layers=1))
+    model = StructureClassifier(cfg)
+    model.copy_normalisation(diffusion)
+    card = {"name": "tiny-ss", "method": "ophiuchus-structure-classifier", "version": GUIDE_VERSION, "config": cfg.to_dict()}
+    save_checkpoint(folder, model.state_dict(), card)
+    return folder
+
+
 def toy_fragments(folder: Path):
     """A fragment dataset from three real chains, every segment marked ``train`` (and copies as valid/test)."""
     import shutil

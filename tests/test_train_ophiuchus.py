@@ -92,7 +92,7 @@ def test_latent_ddpm_trains_on_encoded_chains(tmp_path):
     from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler, sampling_for
 
     sampler = MiniproteinSampler.from_checkpoint(str(tmp_path / "run" / "export"), lengths=(30, 40),
-                                                 sampling=sampling_for(steps=2), relax=None)
+                                                 sampling=sampling_for(steps=2, guidance=0.0), relax=None)
     assert 30 <= next(iter(sampler.sample(1, seed=0))).num_residues <= 40
 
     # Warm start (train.init_from): with a frozen learning rate the export keeps the start's weights and
@@ -301,3 +301,67 @@ def test_latent_ddpm_refuses_irreps_that_are_not_the_autoencoders_latent(tmp_pat
     """, "\n        lengths = [100, 130]\n")
     with pytest.raises(ConfigError, match="source_irreps"):
         train_latent_diffusion(load_config(cfg_path), tmp_path / "run", torch.device("cpu"), echo=None)
+
+
+def test_structure_classifier_trains_in_the_ddpm_space_resumes_exactly_and_guides_sampling(tmp_path):
+    """Labels are DSSP fractions per coarse node; a run stopped at step 2 and resumed to 4 equals a run straight to 4;
+    the export loads as a guide for the DDPM it was trained against."""
+    import json
+
+    import numpy as np
+    from safetensors.torch import load_file
+
+    from gen3d.train.config import load_config
+    from gen3d.train.structure_classifier import node_labels, train_structure_classifier
+    from tests.protein_fixtures import tiny_denoiser
+
+    fragments = toy_fragments(tmp_path / "src")
+    save_fragments(tmp_path / "toy.npz", fragments)
+    ae = tiny_autoencoder(tmp_path / "ae")
+    ddpm = tiny_denoiser(tmp_path / "ddpm", ae)
+    chain = fragments.segment(0)
+    labels = node_labels(chain, 2)
+    assert labels.shape == (-(-len(chain.aatype) // 2), 3) and np.allclose(labels.sum(1), 1.0)
+    assert labels[:, 1:].sum() > 0  # real chains have helix or strand
+
+    def config(steps: int) -> dict:
+        path = tmp_path / f"ss{steps}.toml"
+        path.write_text(textwrap.dedent(f"""
+            kind = "structure-classifier"
+            [model.network]
+            latent_irreps = "{TINY_AE.irreps_latent}"
+            architecture = "frames"
+            window = 3
+            width = 16
+            heads = 4
+            pair_dim = 8
+            num_layers = 1
+            [train]
+            steps = {steps}
+            batch_size = 2
+            warmup = 1
+            log_every = 1
+            validate_every = 2
+            save_every_s = 0
+            num_workers = 0
+            [data]
+            dataset = "{tmp_path / 'toy.npz'}"
+            diffusion = "{ddpm}"
+            lengths = [100, 130]
+            windows = 3
+        """))
+        return load_config(path)
+
+    info = train_structure_classifier(config(2), tmp_path / "a", torch.device("cpu"), echo=None)
+    assert info["step"] == 2 and "valid_accuracy_t0" in info["validation"]
+    train_structure_classifier(config(4), tmp_path / "a", torch.device("cpu"), echo=None)
+    train_structure_classifier(config(4), tmp_path / "b", torch.device("cpu"), echo=None)
+    a, b = load_file(tmp_path / "a" / "export" / "model.safetensors"), load_file(tmp_path / "b" / "export" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    card = json.loads((tmp_path / "a" / "export" / "card.json").read_text())
+    assert card["diffusion"]["sha256"] == json.loads((ddpm / "card.json").read_text())["sha256"]
+    from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler, sampling_for
+
+    sampler = MiniproteinSampler.from_checkpoint(str(ddpm), guide=str(tmp_path / "a" / "export"), lengths=(12, 12),
+                                                 sampling=sampling_for(steps=2, guidance=1.0), relax=None)
+    assert next(iter(sampler.sample(1, seed=0))).num_residues == 12

@@ -253,30 +253,35 @@ def train_proteins(
         from gen3d.train.ophiuchus_readout import train_type_readout
 
         return train_type_readout(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
+    if kind == "structure-classifier":
+        from gen3d.train.structure_classifier import train_structure_classifier
+
+        return train_structure_classifier(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
     if kind == "decoder":
         from gen3d.train.ophiuchus_decoder import train_noisy_decoder
 
         return train_noisy_decoder(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
     if kind != "autoencoder":
-        raise InputError(config, f"unknown kind {kind!r} (autoencoder, latent-ddpm, type-readout or decoder)")
+        raise InputError(config, f"unknown kind {kind!r} (autoencoder, latent-ddpm, type-readout, decoder or structure-classifier)")
     return train_ophiuchus(cfg, Path(out_dir), resolve_device(device), echo=echo, on_step=on_step)
 
 
 def sample_proteins(
     out_dir: str | os.PathLike, num: int, *, lengths: tuple[int, int] = (40, 70), checkpoint: str = DEFAULT_DENOISER,
     scheduler: str | None = None, steps: int | None = None, eta: float | None = None, noise_scale: float | None = None,
-    relax: bool = True, seed: int = 0, batch_size: int = 16, device: str = "auto", on_protein: Callable[[], None] | None = None,
+    guidance: float | None = None, guide: str | None = None, relax: bool = True, seed: int = 0, batch_size: int = 16, device: str = "auto", on_protein: Callable[[], None] | None = None,
 ) -> dict:
     """Sample ``num`` miniproteins into ``out_dir`` (one PDB each, written atomically as they come). Unset sampling
-    options take the defaults of :func:`gen3d.samplers.ophiuchus_ddpm.sampling_for`; ``relax`` Amber-minimises each."""
+    options take the defaults of :func:`gen3d.samplers.ophiuchus_ddpm.sampling_for`; ``guide`` names the structure
+    classifier (default: the shipped one) used when ``guidance`` > 0; ``relax`` Amber-minimises each."""
     import time
 
     from gen3d.io.pdb import write_protein
     from gen3d.md.relax import Relaxation
     from gen3d.samplers.ophiuchus_ddpm import MiniproteinSampler, sampling_for
 
-    sampling = sampling_for(scheduler, steps, eta, noise_scale)
-    sampler = MiniproteinSampler.from_checkpoint(checkpoint, lengths=lengths, sampling=sampling,
+    sampling = sampling_for(scheduler, steps, eta, noise_scale, guidance)
+    sampler = MiniproteinSampler.from_checkpoint(checkpoint, lengths=lengths, sampling=sampling, guide=guide,
                                                  relax=Relaxation() if relax else None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -288,6 +293,7 @@ def sample_proteins(
         if on_protein:
             on_protein()
     label = f"{sampling.scheduler}, {sampling.steps or 'default'} steps" + (
-        f", eta {sampling.eta:g}, noise scale {sampling.noise_scale:g}" if sampling.scheduler == "ddim" else "")
+        f", eta {sampling.eta:g}, noise scale {sampling.noise_scale:g}" if sampling.scheduler == "ddim" else "") + (
+        f", structure guidance {sampling.guidance:g}" if sampling.guidance > 0 else "")
     return {"files": files, "seconds": time.perf_counter() - start, "scheduler": label + (", Amber-relaxed" if relax else ""),
             "sampling": sampling.to_dict(), "relax": relax}

@@ -15,7 +15,7 @@ zero-centre-of-mass subspace (the model is translation invariant), feature noise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -28,6 +28,11 @@ from gen3d.models.ophiuchus.schedulers import default_steps, make_scheduler
 
 VERSION = "ophiuchus-latent-ddpm/v1"
 SAMPLE_RANGE_MARGIN = 1.5
+# Classifier guidance moves v by sqrt((1 - a) / a) times the gradient, which diverges as a -> 0 (pure noise);
+# capped here (reached at a ~ 0.01, the first few percent of the cosine schedule).
+GUIDANCE_FACTOR_MAX = 10.0
+
+Guidance = Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,17 @@ class LatentDiffusion(nn.Module):
         return self.loss(positions, features, mask, generator)
 
     # ---- sampling ------------------------------------------------------------------------
+    def guided_velocity(self, v: tuple[Tensor, Tensor], positions: Tensor, features: Tensor, t: Tensor, mask: Tensor,
+                        guidance: Guidance) -> tuple[Tensor, Tensor]:
+        """v after adding ``guidance``'s gradient g of log p(y | x_t) to the score: the x0 estimate moves by
+        (1 - a) / sqrt(a) g (Tweedie), so v = (sqrt(a) x_t - x0) / sqrt(1 - a) moves by -sqrt((1 - a) / a) g,
+        the factor capped at :data:`GUIDANCE_FACTOR_MAX`."""
+        ab = float(self.alphas_cumprod[t])
+        factor = min(((1 - ab) / max(ab, 1e-12)) ** 0.5, GUIDANCE_FACTOR_MAX)
+        B = positions.shape[0]
+        grad_pos, grad_feat = guidance(positions, features, t.reshape(-1).expand(B), mask)
+        return v[0] - factor * grad_pos, v[1] - factor * grad_feat
+
     @torch.no_grad()
     def sample(
         self,
@@ -265,6 +281,7 @@ class LatentDiffusion(nn.Module):
         device: torch.device | str | None = None,
         eta: float = 0.0,
         noise_scale: float = 1.0,
+        guidance: Guidance | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Latents with the given numbers of nodes: ``(positions (B, N, 3), features (B, N, D), mask (B, N))``.
 
@@ -273,6 +290,8 @@ class LatentDiffusion(nn.Module):
         scheduler's default. The same ``generator`` state gives the same latents on the same device.
         DDIM only: ``eta`` sets its stochasticity (0: deterministic; 1: DDPM's posterior variance) and
         ``noise_scale`` multiplies the noise each stochastic step adds (below 1: low-temperature sampling).
+        ``guidance(positions, features, t, mask)``: the gradient of a log-likelihood to add to the model's score
+        (e.g. :class:`~gen3d.models.ophiuchus.structure_guide.StructureGuidance`); see :meth:`guided_velocity`.
         """
         device = torch.device(device) if device is not None else self.position_scale.device
         dtype = self.feature_scale.dtype
@@ -298,6 +317,8 @@ class LatentDiffusion(nn.Module):
         for t in scheduler.timesteps:
             x_in = scheduler.scale_model_input(x, t).view(B, N, 3 + self.dim)
             eps_pos, eps_feat = self.velocity(x_in[..., :3], x_in[..., 3:], t.expand(B), mask, estimate)
+            if guidance is not None:
+                eps_pos, eps_feat = self.guided_velocity((eps_pos, eps_feat), x_in[..., :3], x_in[..., 3:], t, mask, guidance)
             if self.self_conditioned:
                 estimate = self.x0_estimate(x_in[..., :3], x_in[..., 3:], (eps_pos, eps_feat), t.expand(B))
             eps = torch.cat([eps_pos, eps_feat], -1).view(B, -1)
