@@ -91,6 +91,15 @@ def test_guided_velocity_follows_tweedie_with_a_capped_factor():
         assert torch.allclose(out[1], torch.full_like(feat, -factor), rtol=1e-5)
     assert float(model.alphas_cumprod[999]) < 1e-4  # the cap is reached at the start of sampling
 
+    def nan_for_the_first(p, f, t, m):
+        gp, gf = torch.ones_like(p), torch.ones_like(f)
+        gp[0, 0, 0] = float("nan")
+        return gp, gf
+
+    out = model.guided_velocity(v, pos, feat, torch.tensor(500), mask, nan_for_the_first)
+    assert torch.equal(out[0][0], v[0][0]) and torch.equal(out[1][0], v[1][0])  # that sample goes unguided this step
+    assert bool((out[0][1] != 0).all())
+
 
 def test_loss_trains_on_soft_labels_and_reports_accuracy(classifier):
     pos, feat, mask = latents()

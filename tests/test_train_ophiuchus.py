@@ -325,8 +325,7 @@ def test_structure_classifier_trains_in_the_ddpm_space_resumes_exactly_and_guide
     assert labels[:, 1:].sum() > 0  # real chains have helix or strand
 
     def config(steps: int) -> dict:
-        path = tmp_path / f"ss{steps}.toml"
-        path.write_text(textwrap.dedent(f"""
+        return load_config(_tiny_config(tmp_path, ae, f"ss{steps}.toml", f"""
             kind = "structure-classifier"
             [model.network]
             latent_irreps = "{TINY_AE.irreps_latent}"
@@ -336,21 +335,11 @@ def test_structure_classifier_trains_in_the_ddpm_space_resumes_exactly_and_guide
             heads = 4
             pair_dim = 8
             num_layers = 1
-            [train]
-            steps = {steps}
-            batch_size = 2
-            warmup = 1
-            log_every = 1
-            validate_every = 2
-            save_every_s = 0
-            num_workers = 0
-            [data]
-            dataset = "{tmp_path / 'toy.npz'}"
+        """, f"""
             diffusion = "{ddpm}"
             lengths = [100, 130]
             windows = 3
-        """))
-        return load_config(path)
+        """, steps=steps))
 
     info = train_structure_classifier(config(2), tmp_path / "a", torch.device("cpu"), echo=None)
     assert info["step"] == 2 and "valid_accuracy_t0" in info["validation"]

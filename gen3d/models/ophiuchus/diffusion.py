@@ -264,11 +264,15 @@ class LatentDiffusion(nn.Module):
                         guidance: Guidance) -> tuple[Tensor, Tensor]:
         """v after adding ``guidance``'s gradient g of log p(y | x_t) to the score: the x0 estimate moves by
         (1 - a) / sqrt(a) g (Tweedie), so v = (sqrt(a) x_t - x0) / sqrt(1 - a) moves by -sqrt((1 - a) / a) g,
-        the factor capped at :data:`GUIDANCE_FACTOR_MAX`."""
+        the factor capped at :data:`GUIDANCE_FACTOR_MAX`. A sample whose gradient is not finite is left unguided."""
         ab = float(self.alphas_cumprod[t])
         factor = min(((1 - ab) / max(ab, 1e-12)) ** 0.5, GUIDANCE_FACTOR_MAX)
         B = positions.shape[0]
         grad_pos, grad_feat = guidance(positions, features, t.reshape(-1).expand(B), mask)
+        # A sample whose gradient is not finite (rare: a classifier backward through a degenerate frame) goes unguided
+        # for this step rather than turning NaN.
+        finite = (torch.isfinite(grad_pos).flatten(1).all(1) & torch.isfinite(grad_feat).flatten(1).all(1))[:, None, None]
+        grad_pos, grad_feat = torch.where(finite, grad_pos, 0.0), torch.where(finite, grad_feat, 0.0)
         return v[0] - factor * grad_pos, v[1] - factor * grad_feat
 
     @torch.no_grad()
