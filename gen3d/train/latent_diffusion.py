@@ -47,6 +47,12 @@ def unique_chains(data: FragmentSet, segments: np.ndarray) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
+def cat_padded(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate batches ``(B_k, N_k, ...)`` along the batch axis, zero-padding the node axis to the longest."""
+    n = max(x.shape[1] for x in rows)
+    return torch.cat([torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, n - x.shape[1])) for x in rows])
+
+
 @torch.no_grad()
 def encode_segments(auto: ProteinAutoencoder, data: FragmentSet, segments: np.ndarray, batch: int = 32) -> LatentBatch:
     """Latents of whole segments (each centred), padded to the longest."""
@@ -55,29 +61,12 @@ def encode_segments(auto: ProteinAutoencoder, data: FragmentSet, segments: np.nd
     for i in range(0, len(chains), batch):
         latent, _ = auto.encode(chains[i : i + batch])
         parts.append(latent)
-    n = max(p.mask.shape[1] for p in parts)
-
-    def pad(x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, n - x.shape[1]))
-
-    return LatentBatch(
-        torch.cat([pad(p.positions) for p in parts]).cpu(),
-        torch.cat([pad(p.features) for p in parts]).cpu(),
-        torch.cat([pad(p.mask[..., None])[..., 0] for p in parts]).cpu(),
-    )
+    return LatentBatch(*(cat_padded([getattr(p, k) for p in parts]).cpu() for k in ("positions", "features", "mask")))
 
 
 def _concat(a: LatentBatch, b: LatentBatch) -> LatentBatch:
     """Rows of two latent batches, padded to the longer."""
-    n = max(a.mask.shape[1], b.mask.shape[1])
-
-    def pad(x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, n - x.shape[1]))
-
-    return LatentBatch(
-        torch.cat([pad(a.positions), pad(b.positions)]), torch.cat([pad(a.features), pad(b.features)]),
-        torch.cat([pad(a.mask[..., None]), pad(b.mask[..., None])])[..., 0],
-    )
+    return LatentBatch(*(cat_padded([getattr(a, k), getattr(b, k)]) for k in ("positions", "features", "mask")))
 
 
 def window_latents(auto: ProteinAutoencoder, data: FragmentSet, count: int, lengths: tuple[int, int], seed: int) -> LatentBatch:

@@ -25,7 +25,7 @@ from gen3d.models.ophiuchus.diffusion import DiffusionConfig, LatentDiffusion
 from gen3d.models.ophiuchus.structure_guide import CLASSES, VERSION, ClassifierConfig, StructureClassifier
 from gen3d.samplers.ophiuchus import ProteinAutoencoder
 from gen3d.train.config import ConfigError, split_config
-from gen3d.train.latent_diffusion import unique_chains
+from gen3d.train.latent_diffusion import cat_padded, unique_chains
 from gen3d.train.loop import TrainConfig, train, training_card
 
 VALID_TIMESTEPS = (0, 250, 500, 750)
@@ -88,10 +88,7 @@ def labelled_latents(auto: ProteinAutoencoder, diffusion: LatentDiffusion, chain
             y = torch.from_numpy(node_labels(chain, auto.compression)).float()
             labels[k, : len(y)] = y
         parts.append((pos, feat, labels, mask))
-    n = max(p[3].shape[1] for p in parts)
-    pad = lambda x: torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, n - x.shape[1]))  # noqa: E731
-    return LabelledLatents(*(torch.cat([pad(p[i]) if p[i].dim() > 2 else pad(p[i][..., None])[..., 0] for p in parts])
-                             for i in range(4)))
+    return LabelledLatents(*(cat_padded([p[i] for p in parts]) for i in range(4)))
 
 
 class StructureClassifierTask:
