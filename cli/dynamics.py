@@ -60,6 +60,31 @@ def md(
 
 
 @app.command()
+def pack(
+    runs: list[Path] = typer.Argument(..., help="MD run folders (as `gen3d dynamics md` writes them) of one system."),
+    out: Path = typer.Option(..., "--out", help="Set folder: topology.pdb, run-<name>.xtc per run, manifest.json (added to)."),
+    every: int = typer.Option(1, "--every", min=1, help="Keep every N-th frame."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the manifest as JSON."),
+) -> None:
+    """Pack MD runs into a compact set to ship or to pass as one `--reference` (heavy atoms, thinned, sha256 per run).
+
+    Examples:
+
+    * `gen3d dynamics pack runs/md/cln025-s2 runs/md/cln025-s3 --every 5 --out data/md/cln025-reference`
+    * `gen3d dynamics evaluate runs/rollout --reference data/md/cln025-reference --native CLN025.pdb`
+    """
+
+    def body() -> None:
+        manifest = api.pack_md(runs, out, every)
+        rows = [(r["file"], f"{r['frames']} frames, {r['ns']:g} ns") for r in manifest["runs"]] + [("total ns", _value(manifest["total_ns"]))]
+        console.print(metrics_table(f"MD set: {out}", rows))
+        if json_out:
+            write_json(json_out, manifest)
+
+    guarded(body)
+
+
+@app.command()
 def rollout(
     init: Path = typer.Option(..., "--init", help="Start structure (PDB) with every heavy atom of the checkpoint's system."),
     jumps: int = typer.Option(..., "--jumps", min=1, help="Jumps per walker (each tau ps; tau is in the card)."),
@@ -70,7 +95,7 @@ def rollout(
     eps: float | None = typer.Option(None, "--eps", min=0.0, help="SDE diffusion scale [default: the card's, else 1]."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Integration steps per jump [default: the card's, else 8]."),
     retries: int = typer.Option(8, "--retries", min=0, help="Redraws of a jump that inverts a Cα or breaks a bond before the walker stays put (0: accept every jump)."),
-    project: bool | None = typer.Option(None, "--project/--no-project", help="Restore the start's bond lengths and angles after every jump [default: the card's sampling settings, else off]."),
+    project: bool | None = typer.Option(None, "--project/--no-project", help="Restore bond lengths and angles after every jump (the card's training means, else the start's) [default: the card's sampling settings, else off]."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same trajectories on the same device."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     pdb: bool = typer.Option(True, "--pdb/--no-pdb", help="Also write each walker as a multi-model PDB."),

@@ -71,19 +71,19 @@ def test_rollout_then_evaluate(ckpt, md, tmp_path):
     assert (plots / "phi_psi.png").stat().st_size > 1000
 
 
-def test_rollout_with_projection_keeps_the_start_bond_lengths(ckpt, md, tmp_path):
-    from gen3d.samplers.covalent_projection import constraint_pairs
-
+def test_rollout_with_projection_keeps_the_training_mean_bond_lengths(ckpt, md, tmp_path):
     out = tmp_path / "projected"
     res = runner.invoke(app, ["dynamics", "rollout", "--checkpoint", ckpt, "--init", str(md / "system.pdb"), "--jumps", "2",
                               "--walkers", "2", "--out", str(out), "--steps", "2", "--retries", "0", "--project", "--no-pdb"])
     assert res.exit_code == 0, res.output
-    assert json.loads((out / "meta.json").read_text())["covalent_projection"] is True
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["covalent_projection"] is True and meta["covalent_lengths"] == "training mean"
     traj = mdtraj.load(str(out / "walker-001.xtc"), top=str(out / "topology.pdb"))
     xyz = 10 * traj.xyz.astype(np.float64)  # Å
-    pairs = constraint_pairs(xyz[0])
+    geometry = load_checkpoint(ckpt, "equijump")[1]["data"]["covalent_geometry"]
+    pairs, target = np.asarray(geometry["pairs"]), np.asarray(geometry["lengths"])
     d = np.linalg.norm(xyz[:, pairs[:, 0]] - xyz[:, pairs[:, 1]], axis=-1)
-    assert np.abs(d[1:] - d[0]).max() < 0.03  # random weights, yet every bond and angle distance is kept (XTC rounds to 0.01 Å)
+    assert np.abs(d[1:] - target).max() < 0.03  # random weights, yet every bond and angle distance is at its training mean (XTC rounds to 0.01 Å)
 
 
 def test_bad_starts_are_refused(ckpt, md, tmp_path):

@@ -13,6 +13,7 @@ from gen3d.io.pdb import read_protein
 from gen3d.samplers.base import ConditionError, StartFrame
 from gen3d.samplers.equijump import DynamicsSampler, JumpSettings, RolloutError, match_topology
 from gen3d.samplers.jump_checks import JumpChecks
+from gen3d.data.md_frames import load_trajectories
 from tests.dynamics_fixtures import TINY_JUMP, ala2_md, tiny_equijump
 
 
@@ -180,21 +181,37 @@ def test_sampling_settings_come_from_the_caller_then_the_card(ckpt):
 
 
 def test_local_backbone_rolls_out_capped_peptides_and_the_card_can_ask_for_projection(tmp_path, md, start):
-    from gen3d.samplers.covalent_projection import constraint_pairs
-
     folder = tiny_equijump(tmp_path / "local", md, replace(TINY_JUMP, backbone="local", local_hidden=16, local_layers=2))
     raw = DynamicsSampler.from_checkpoint(str(folder), jumps=3, settings=JumpSettings("sde", 1.0, 4, retries=0))
     model, card = raw.model, {**raw.card, "sampling": {"mode": "sde", "steps": 4, "project": True}}
     projected = DynamicsSampler(model, card, jumps=3)
     assert projected.settings.project and not raw.settings.project
     x0 = match_topology(start, card)
-    pairs = constraint_pairs(x0)
-    target = np.linalg.norm(x0[pairs[:, 0]] - x0[pairs[:, 1]], axis=-1)
+    geometry = card["data"]["covalent_geometry"]  # mean lengths over the training frames
+    pairs, target = np.asarray(geometry["pairs"]), np.asarray(geometry["lengths"])
     for sampler, tolerance in ((raw, None), (projected, 0.02)):
         frames = np.stack(list(sampler.rollout(x0, 4, 3, seed=2)))  # (jumps, walkers, n, 3)
         assert np.isfinite(frames).all() and frames.std(1).max() > 1e-3  # walkers differ
         error = np.abs(np.linalg.norm(frames[..., pairs[:, 0], :] - frames[..., pairs[:, 1], :], axis=-1) - target)
         if tolerance is not None:
-            assert error.max() < tolerance  # every bond length and angle distance kept after every jump
+            assert error.max() < tolerance  # every bond length and angle distance at its training mean after every jump
         else:
             assert error.max() > 0.05  # the untrained raw model does not keep them: the projection is what did
+
+
+def test_projection_targets_the_training_mean_lengths_else_the_start(ckpt, md, start):
+    """Mean lengths come from the training frames; a card without them falls back on the start frame's."""
+    from gen3d.samplers.covalent_projection import constraint_pairs, mean_covalent_geometry
+
+    frames = load_trajectories(md).trajectories
+    geometry = mean_covalent_geometry(frames)
+    pairs = np.asarray(geometry["pairs"])
+    np.testing.assert_array_equal(pairs, constraint_pairs(frames[0][0]))
+    lengths = np.concatenate([np.linalg.norm(t[:, pairs[:, 0]] - t[:, pairs[:, 1]], axis=-1) for t in frames]).mean(0)
+    np.testing.assert_allclose(geometry["lengths"], lengths, atol=1e-4)
+    sampler = DynamicsSampler.from_checkpoint(str(ckpt), jumps=1)
+    x0 = match_topology(start, sampler.card)
+    np.testing.assert_allclose(sampler.projection(x0).lengths.numpy(), sampler.card["data"]["covalent_geometry"]["lengths"])
+    bare = DynamicsSampler(sampler.model, {**sampler.card, "data": {k: v for k, v in sampler.card["data"].items() if k != "covalent_geometry"}})
+    own = np.linalg.norm(x0[pairs[:, 0]] - x0[pairs[:, 1]], axis=-1)
+    np.testing.assert_allclose(bare.projection(x0).lengths.numpy(), own, atol=1e-9)

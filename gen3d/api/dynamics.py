@@ -45,6 +45,18 @@ def run_md(
             "ns_per_day": run.ns_per_day, "platform": run.platform, "atoms_saved": run.atoms_saved, "atoms_total": run.atoms_total}
 
 
+def pack_md(runs: list[str | os.PathLike], out: str | os.PathLike, every: int = 1) -> dict:
+    """Pack MD run folders of one system into a compact set (``topology.pdb``, ``run-*.xtc``, ``manifest.json``)."""
+    from gen3d.data.md_archive import pack_runs
+
+    if not runs:
+        raise InputError("give at least one MD run folder")
+    try:
+        return pack_runs(runs, out, every)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
 def _read_start(path: str | os.PathLike):
     from gen3d.io.pdb import read_protein
 
@@ -98,7 +110,8 @@ def rollout(
     writer = _RolloutWriter(out, topology_protein(sampler.card), sampler.tau_ps, pdb, start, walkers)
     meta = {"checkpoint": sampler.card.get("name"), "checkpoint_sha256": sampler.card.get("sha256"), "init": Path(init).name,
             "tau_ps": sampler.tau_ps, "jumps": jumps, "walkers": walkers, "mode": mode, "eps": eps if mode == "sde" else 0.0,
-            "steps_per_jump": steps, "retries": retries, "covalent_projection": settings.project, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
+            "steps_per_jump": steps, "retries": retries, "covalent_projection": settings.project,
+            "covalent_lengths": ("training mean" if "covalent_geometry" in sampler.card["data"] else "start frame") if settings.project else None, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
     began = time.perf_counter()
     try:
         for frame in sampler.rollout(start, walkers, jumps, seed=seed, device=device, on_jump=on_jump):
@@ -122,7 +135,7 @@ def evaluate_trajectories(
     plots: str | os.PathLike | None = None, skip_first: bool = True,
 ) -> dict:
     """Score a rollout (or any trajectory) against reference MD (one folder or several runs); optional PNG plots."""
-    from gen3d.data.md_frames import MDTrajectories, load_trajectories
+    from gen3d.data.md_frames import MDTrajectories, load_trajectories, match_atoms
     from gen3d.metrics.dynamics import TopologyMismatch, evaluate_dynamics
     from gen3d.metrics.dynamics_plots import dynamics_figures
 
@@ -135,7 +148,11 @@ def evaluate_trajectories(
     ref = MDTrajectories(refs[0].topology, [t for r in refs for t in r.trajectories], refs[0].dt_ps, refs[0].mdtraj_topology)
     native_xyz = None
     if native is not None:
-        native_xyz = load_trajectories(native).trajectories[0][0]
+        native_data = load_trajectories(native)
+        picked = match_atoms(native_data.topology, ref.topology)
+        if picked is None:
+            raise InputError(native, "lacks atoms of the reference topology (matched by residue order and atom name)")
+        native_xyz = native_data.trajectories[0][0][picked]
     try:
         report, series = evaluate_dynamics(model, ref, native_xyz)
     except TopologyMismatch as err:

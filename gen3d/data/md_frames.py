@@ -1,8 +1,8 @@
 """MD trajectories as arrays: heavy-atom frames (Å), atom tokens and residue indices, lagged pairs.
 
 A trajectory folder is what ``gen3d dynamics md`` writes (``topology.pdb`` + ``frames.xtc``) or
-what ``gen3d dynamics rollout`` writes (``topology.pdb`` + ``walker-*.xtc``); a single PDB or
-multi-model PDB file also loads.
+what ``gen3d dynamics rollout`` writes (``topology.pdb`` + ``walker-*.xtc``) or a packed set of
+runs (``topology.pdb`` + ``run-*.xtc``, see ``md_archive``); a single PDB or multi-model PDB file also loads.
 """
 
 from __future__ import annotations
@@ -79,9 +79,9 @@ def load_trajectories(path: str | os.PathLike, heavy_only: bool = True) -> MDTra
         raise InputError(path, "no such file or folder")
     if path.is_dir():
         top = path / "topology.pdb"
-        files = sorted(path.glob("walker-*.xtc")) or sorted(path.glob("frames.xtc"))
+        files = sorted(path.glob("walker-*.xtc")) or sorted(path.glob("frames.xtc")) or sorted(path.glob("run-*.xtc"))
         if not top.exists() or not files:
-            raise InputError(path, "not a trajectory folder (needs topology.pdb and frames.xtc or walker-*.xtc)")
+            raise InputError(path, "not a trajectory folder (needs topology.pdb and frames.xtc, walker-*.xtc or run-*.xtc)")
         loaded = _load(files, top)
     elif path.suffix in (".xtc", ".dcd", ".trr", ".nc", ".h5"):
         top = path.with_name("topology.pdb")
@@ -99,6 +99,25 @@ def load_trajectories(path: str | os.PathLike, heavy_only: bool = True) -> MDTra
         md_top = loaded[0].topology
     dt = float(loaded[0].timestep) if len(loaded[0]) > 1 else 0.0
     return MDTrajectories(topology_of(md_top), [t.xyz.astype(np.float64) * 10.0 for t in loaded], dt, md_top)
+
+
+SOLVENT = ("HOH", "WAT", "SOL", "NA", "CL", "K", "MG", "ZN", "CA2")
+
+
+def match_atoms(source: MDTopology, target: MDTopology) -> np.ndarray | None:
+    """Indices of ``source`` atoms giving ``target``'s atoms in order, by residue rank and atom name (solvent skipped).
+
+    Lets a native structure from another file (other atom order, waters, missing OXT) serve a reference; None when
+    a residue or atom of ``target`` has no counterpart.
+    """
+    src_res = [r for r in np.unique(source.residue_index) if source.residue_names[source.residue_index == r][0] not in SOLVENT]
+    tgt_res = np.unique(target.residue_index).tolist()
+    if len(src_res) < len(tgt_res):
+        return None
+    lookup = {(rank, source.atom_names[i]): i for rank, r in enumerate(src_res) for i in np.flatnonzero(source.residue_index == r)}
+    rank_of = {r: k for k, r in enumerate(tgt_res)}
+    picked = [lookup.get((rank_of[r], name)) for r, name in zip(target.residue_index.tolist(), target.atom_names)]
+    return None if any(i is None for i in picked) else np.asarray(picked, dtype=np.int64)
 
 
 def kabsch_align(mobile: np.ndarray, target: np.ndarray) -> np.ndarray:

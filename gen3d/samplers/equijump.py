@@ -40,7 +40,7 @@ class JumpSettings:
     eps: float = 1.0  # SDE diffusion scale (per unit gamma)
     steps: int = 8
     retries: int = 8  # redraws of a jump that inverts a stereocentre or breaks a bond (0: accept every jump)
-    project: bool = False  # restore the start frame's bond lengths and angles after every jump (covalent_projection)
+    project: bool = False  # restore bond lengths and angles after every jump (covalent_projection; the card's mean lengths, else the start's)
 
 
 def card_settings(
@@ -182,7 +182,7 @@ class DynamicsSampler(Sampler):
         x = (x - x.mean(0)).expand(walkers, -1, -1).contiguous()
         checks = JumpChecks.for_start(start, self.card["data"]["topology"]) if self.settings.retries else None
         self.stats = checks.stats if checks else JumpStats()
-        project = CovalentProjection.for_start(start) if self.settings.project else None
+        project = self.projection(start) if self.settings.project else None
         for k in range(jumps):
             x = self._advance(x, generator, checks, k, project)
             if float(x.abs().max()) > MAX_EXTENT:
@@ -190,6 +190,11 @@ class DynamicsSampler(Sampler):
             if on_jump:
                 on_jump(k + 1)
             yield x.cpu().numpy().astype(np.float64)
+
+    def projection(self, start: np.ndarray) -> CovalentProjection:
+        """Onto the training frames' mean covalent geometry (in the card), else onto the start frame's."""
+        geometry = self.card["data"].get("covalent_geometry")
+        return CovalentProjection.for_start(start) if geometry is None else CovalentProjection.for_geometry(geometry)
 
     def _advance(
         self, x: torch.Tensor, generator: torch.Generator, checks: JumpChecks | None, k: int, project: CovalentProjection | None,

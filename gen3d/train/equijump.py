@@ -191,6 +191,8 @@ def make_card(
     name: str, task: EquiJumpTask, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str, init: dict | None = None
 ) -> dict:
     """The checkpoint card; rollout metrics are added by the evaluation that measures them."""
+    from gen3d.samplers.covalent_projection import mean_covalent_geometry
+
     frames = sum(len(t) for t in task.train_frames)
     return {
         "name": name,
@@ -208,6 +210,7 @@ def make_card(
             "valid_frames": sum(len(t) for t in task.valid_frames),
             "residues": residue_sequence(task.data),
             "topology": card_topology(task.data),
+            "covalent_geometry": mean_covalent_geometry(task.train_frames),
         },
         **({"sampling": task.sampling} if task.sampling else {}),
         "training": training_card(
