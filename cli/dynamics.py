@@ -32,6 +32,8 @@ def md(
     seed: int = typer.Option(0, "--seed", help="Seed of the initial velocities and the Langevin noise."),
     platform: str = typer.Option("auto", "--platform", help="OpenMM platform: auto, Reference, CPU, CUDA or OpenCL."),
     all_atoms: bool = typer.Option(False, "--all-atoms", help="Save hydrogens too (default: heavy atoms)."),
+    replicas: int = typer.Option(1, "--replicas", min=1, help="Independent runs, seeds --seed, --seed + 1, ... into OUT/seed-S."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Runs at a time, one process each (one per CPU core is fastest)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the run summary as JSON."),
 ) -> None:
     """Run reference MD with the default protocol (amber14 + OBC2 implicit solvent, Langevin 2 fs, 300 K, HBond constraints).
@@ -43,18 +45,22 @@ def md(
 
     * `gen3d dynamics md --sequence A --ns 20 --save-every 1 --seed 2 --out runs/md/ala2-ref`
     * `gen3d dynamics md --pdb CLN025.pdb --ns 5 --save-every 5 --platform CPU --out runs/md/cln025`
+    * `gen3d dynamics md --pdb CLN025.pdb --ns 8 --save-every 2 --seed 2 --replicas 4 --jobs 2 --out runs/md/cln025-ref`
     """
 
     def body() -> None:
+        options = dict(pdb=pdb, sequence=sequence, save_every_ps=save_every, temperature=temperature, platform=platform, all_atoms=all_atoms)
         with progress() as bar:
             task = bar.add_task("simulating", total=None)
-            result = api.run_md(
-                out, ns, pdb=pdb, sequence=sequence, save_every_ps=save_every, temperature=temperature, seed=seed,
-                platform=platform, all_atoms=all_atoms, on_frames=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        console.print(metrics_table(f"MD: {out}", [(k, _value(v)) for k, v in result.items()]))
+            update = lambda done, total: bar.update(task, completed=done, total=total)  # noqa: E731
+            if replicas == 1:
+                results = [api.run_md(out, ns, seed=seed, on_frames=update, **options)]
+            else:
+                results = api.run_md_replicas(out, ns, replicas=replicas, jobs=jobs, seed=seed, on_frames=update, **options)
+        for result in results:
+            console.print(metrics_table(f"MD: {result['out']}", [(k, _value(v)) for k, v in result.items() if k != "out"]))
         if json_out:
-            write_json(json_out, result)
+            write_json(json_out, results[0] if replicas == 1 else {"runs": results})
 
     guarded(body)
 

@@ -68,3 +68,20 @@ def test_pack_command_and_evaluate_against_the_set(runs, tmp_path):
                               "--native", str(runs[1] / "system.pdb"), "--json", str(tmp_path / "e.json")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "e.json").read_text())["metrics"]["physical_frames"] == 1.0
+
+
+def test_replicas_run_in_parallel_processes_and_load_as_one_reference(tmp_path):
+    out = tmp_path / "reps"
+    res = runner.invoke(app, ["dynamics", "md", "--sequence", "A", "--ns", "0.001", "--save-every", "0.5", "--seed", "4",
+                              "--replicas", "2", "--jobs", "2", "--platform", "Reference", "--out", str(out), "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    runs = json.loads((tmp_path / "r.json").read_text())["runs"]
+    assert [r["frames"] for r in runs] == [2, 2] and sorted(p.name for p in out.iterdir()) == ["seed-4", "seed-5"]
+    assert json.loads((out / "seed-5" / "meta.json").read_text())["request"]["seed"] == 5
+    both = load_trajectories(out)
+    assert len(both.trajectories) == 2 and not np.allclose(both.trajectories[0], both.trajectories[1])
+
+
+def test_a_bad_replica_input_exits_2_with_its_message(tmp_path):
+    res = runner.invoke(app, ["dynamics", "md", "--sequence", "AZ", "--ns", "0.001", "--replicas", "2", "--jobs", "2", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "unknown residue letters" in res.output

@@ -2,7 +2,8 @@
 
 A trajectory folder is what ``gen3d dynamics md`` writes (``topology.pdb`` + ``frames.xtc``) or
 what ``gen3d dynamics rollout`` writes (``topology.pdb`` + ``walker-*.xtc``) or a packed set of
-runs (``topology.pdb`` + ``run-*.xtc``, see ``md_archive``); a single PDB or multi-model PDB file also loads.
+runs (``topology.pdb`` + ``run-*.xtc``, see ``md_archive``), or a folder of run folders (``md --replicas``);
+a single PDB or multi-model PDB file also loads.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def load_trajectories(path: str | os.PathLike, heavy_only: bool = True) -> MDTra
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file or folder")
+    if path.is_dir() and not (path / "topology.pdb").exists() and any((p / "topology.pdb").exists() for p in path.iterdir()):
+        return _load_parent(path, heavy_only)
     if path.is_dir():
         top = path / "topology.pdb"
         files = sorted(path.glob("walker-*.xtc")) or sorted(path.glob("frames.xtc")) or sorted(path.glob("run-*.xtc"))
@@ -118,6 +121,14 @@ def match_atoms(source: MDTopology, target: MDTopology) -> np.ndarray | None:
     rank_of = {r: k for k, r in enumerate(tgt_res)}
     picked = [lookup.get((rank_of[r], name)) for r, name in zip(target.residue_index.tolist(), target.atom_names)]
     return None if any(i is None for i in picked) else np.asarray(picked, dtype=np.int64)
+
+
+def _load_parent(path: Path, heavy_only: bool) -> MDTrajectories:
+    """A folder of run folders (``gen3d dynamics md --replicas``): every run as one trajectory, same atoms required."""
+    parts = [load_trajectories(p, heavy_only) for p in sorted(path.iterdir()) if (p / "topology.pdb").exists()]
+    if any(p.topology.tokens != parts[0].topology.tokens or p.dt_ps != parts[0].dt_ps for p in parts[1:]):
+        raise InputError(path, "its runs differ in atoms or frame interval")
+    return MDTrajectories(parts[0].topology, [t for p in parts for t in p.trajectories], parts[0].dt_ps, parts[0].mdtraj_topology)
 
 
 def kabsch_align(mobile: np.ndarray, target: np.ndarray) -> np.ndarray:
