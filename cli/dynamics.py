@@ -76,8 +76,8 @@ def pack(
 
     Examples:
 
-    * `gen3d dynamics pack runs/md/cln025-s2 runs/md/cln025-s3 --every 5 --out data/md/cln025-reference`
-    * `gen3d dynamics evaluate runs/rollout --reference data/md/cln025-reference --native CLN025.pdb`
+    * `gen3d dynamics pack runs/md/cln025-s2 runs/md/cln025-s3 --every 5 --out runs/md/cln025-reference`
+    * `gen3d dynamics evaluate runs/rollout --reference runs/md/cln025-reference --native CLN025.pdb`
     """
 
     def body() -> None:
