@@ -145,7 +145,7 @@ def rollout(
     meta = {"checkpoint": sampler.card.get("name"), "checkpoint_sha256": sampler.card.get("sha256"), "init": Path(init).name,
             "tau_ps": sampler.tau_ps, "jumps": jumps, "walkers": walkers, "mode": mode, "eps": eps if mode == "sde" else 0.0,
             "steps_per_jump": steps, "retries": retries, "covalent_projection": settings.project,
-            "covalent_lengths": ("training mean" if "covalent_geometry" in sampler.card["data"] else "start frame") if settings.project else None, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
+            "covalent_lengths": sampler.covalent_lengths if settings.project else None, "seed": seed, "units": {"positions": "nm (XTC)", "time": "ps"}}
     began = time.perf_counter()
     try:
         for frame in sampler.rollout(start, walkers, jumps, seed=seed, device=device, on_jump=on_jump):

@@ -9,23 +9,19 @@ are strongly correlated, so thinning costs little of what a distribution or a la
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from gen3d.checkpoints import sha256_of
 from gen3d.data.md_frames import MDTrajectories, load_trajectories
 from gen3d.io.atomic import atomic_write_text
 from gen3d.io.errors import InputError
 from gen3d.io.xtc import write_xtc
 
 MANIFEST = "manifest.json"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _request_of(run: Path) -> dict:
@@ -52,7 +48,7 @@ def pack_runs(runs: list[str | os.PathLike], out: str | os.PathLike, every: int 
         write_xtc(out / name, frames, times, out / "topology.pdb")
         entry = {"file": name, "source": run.name, "request": _request_of(run), "frames": int(len(frames)),
                  "frame_interval_ps": data.dt_ps * every, "ns": round(len(frames) * data.dt_ps * every / 1000, 4),
-                 "sha256": _sha256(out / name)}
+                 "sha256": sha256_of(out / name)}
         manifest["runs"] = [r for r in manifest["runs"] if r["file"] != name] + [entry]
     manifest["total_ns"] = round(sum(r["ns"] for r in manifest["runs"]), 4)
     atomic_write_text(manifest_path, json.dumps(manifest, indent=1))
@@ -78,4 +74,4 @@ def verify_set(folder: str | os.PathLike) -> list[str]:
     """Files of a packed set whose sha256 no longer matches its manifest (empty when intact)."""
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST).read_text())
-    return [r["file"] for r in manifest["runs"] if _sha256(folder / r["file"]) != r["sha256"]]
+    return [r["file"] for r in manifest["runs"] if sha256_of(folder / r["file"]) != r["sha256"]]

@@ -191,10 +191,16 @@ class DynamicsSampler(Sampler):
                 on_jump(k + 1)
             yield x.cpu().numpy().astype(np.float64)
 
+    @property
+    def covalent_lengths(self) -> str:
+        """What the projection restores: the card's training means, else the start frame's own lengths."""
+        return "training mean" if "covalent_geometry" in self.card["data"] else "start frame"
+
     def projection(self, start: np.ndarray) -> CovalentProjection:
         """Onto the training frames' mean covalent geometry (in the card), else onto the start frame's."""
-        geometry = self.card["data"].get("covalent_geometry")
-        return CovalentProjection.for_start(start) if geometry is None else CovalentProjection.for_geometry(geometry)
+        if self.covalent_lengths == "start frame":
+            return CovalentProjection.for_start(start)
+        return CovalentProjection.for_geometry(self.card["data"]["covalent_geometry"])
 
     def _advance(
         self, x: torch.Tensor, generator: torch.Generator, checks: JumpChecks | None, k: int, project: CovalentProjection | None,

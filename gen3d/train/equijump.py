@@ -8,6 +8,7 @@ topology are taken from the data, so a checkpoint only accepts starts with that 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,13 @@ class EquiJumpTask:
             self.model.set_reference(torch.as_tensor(self.train_frames[0][0], dtype=torch.float32))
         self.valid = self._collate(*lagged_pairs(self.valid_frames, self.lag, np.random.default_rng(12345), VALID_PAIRS))
 
+    @cached_property
+    def covalent_geometry(self) -> dict:
+        """Mean bond and 1-3 lengths over the training frames, for the card (computed once, exported on every save)."""
+        from gen3d.samplers.covalent_projection import mean_covalent_geometry
+
+        return mean_covalent_geometry(self.train_frames)
+
     def _collate(self, x0: np.ndarray, x1: np.ndarray) -> JumpBatch:
         B, n, _ = x0.shape
         return JumpBatch(
@@ -191,8 +199,6 @@ def make_card(
     name: str, task: EquiJumpTask, train_cfg: TrainConfig, data_cfg: dict, info: dict, device: str, init: dict | None = None
 ) -> dict:
     """The checkpoint card; rollout metrics are added by the evaluation that measures them."""
-    from gen3d.samplers.covalent_projection import mean_covalent_geometry
-
     frames = sum(len(t) for t in task.train_frames)
     return {
         "name": name,
@@ -210,7 +216,7 @@ def make_card(
             "valid_frames": sum(len(t) for t in task.valid_frames),
             "residues": residue_sequence(task.data),
             "topology": card_topology(task.data),
-            "covalent_geometry": mean_covalent_geometry(task.train_frames),
+            "covalent_geometry": task.covalent_geometry,
         },
         **({"sampling": task.sampling} if task.sampling else {}),
         "training": training_card(
