@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import torch
 
 from gen3d.data.md_frames import lagged_pairs, load_trajectories
 from gen3d.samplers.equijump import load_jump_model
-from gen3d.train.equijump import EquiJumpTask, sample_times, train_equijump
+from gen3d.train.config import load_config
+from gen3d.train.equijump import EquiJumpTask, build_configs, sample_times, train_equijump
 from tests.dynamics_fixtures import TINY_JUMP, ala2_md
 
 
@@ -83,3 +85,17 @@ def test_a_run_can_start_from_a_checkpoint_and_says_so(tmp_path):
     other = {**frozen, "model": {**frozen["model"], "layers": 1}}
     with pytest.raises(ConfigError, match="layers"):
         train_equijump(other, tmp_path / "third", torch.device("cpu"), echo=None)
+
+
+def test_shipped_cards_are_described_by_their_config_files():
+    # Each shipped EquiJump card names the config it was trained with; that file must build and
+    # state the card's model settings and optimisation, so `gen3d dynamics train --config` retrains it.
+    root = Path(__file__).resolve().parents[1]
+    for name in ("equijump-ala2", "equijump-cln025"):
+        card = json.loads((root / "checkpoints" / name / "card.json").read_text())
+        config = load_config(root / card["training"]["config_file"])
+        _, train_cfg, data_cfg = build_configs(config)
+        assert {k: card["config"][k] for k in config["model"]} == config["model"], name
+        optimizer = card["training"]["optimizer"]
+        assert (train_cfg.steps, train_cfg.batch_size, train_cfg.lr) == (card["training"]["steps"], card["training"]["batch_size"], optimizer["lr"]), name
+        assert data_cfg["trajectories"] == card["data"]["trajectories"], name
