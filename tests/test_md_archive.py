@@ -39,6 +39,18 @@ def test_pack_keeps_every_nth_frame_of_each_run(runs, tmp_path):
     assert verify_set(tmp_path / "set") == ["run-s2.xtc"]
 
 
+def test_a_set_loads_its_runs_in_packing_order(runs, tmp_path):
+    # The default native of an evaluation is the reference's first frame: adding runs to a set must
+    # not change which run comes first, whatever the file names sort to.
+    pack_runs([runs[1]], tmp_path / "set")
+    pack_runs([runs[0]], tmp_path / "set")
+    packed = load_trajectories(tmp_path / "set")
+    np.testing.assert_allclose(packed.trajectories[0], load_trajectories(runs[1]).trajectories[0], atol=6e-3)
+    (tmp_path / "set" / "manifest.json").write_text("[]")
+    with pytest.raises(InputError, match="manifest"):
+        load_trajectories(tmp_path / "set")
+
+
 def test_adding_a_run_of_another_system_is_refused(runs, tmp_path):
     pack_runs(runs[:1], tmp_path / "set")
     other = tmp_path / "gly"

@@ -2,12 +2,13 @@
 
 A trajectory folder is what ``gen3d dynamics md`` writes (``topology.pdb`` + ``frames.xtc``) or
 what ``gen3d dynamics rollout`` writes (``topology.pdb`` + ``walker-*.xtc``) or a packed set of
-runs (``topology.pdb`` + ``run-*.xtc``, see ``md_archive``), or a folder of run folders (``md --replicas``);
+runs (``topology.pdb`` + ``run-*.xtc`` in its manifest's order, see ``md_archive``), or a folder of run folders (``md --replicas``);
 a single PDB or multi-model PDB file also loads.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,20 @@ def _load(files: list[Path], top: Path | None):
     return loaded
 
 
+def _packed_runs(folder: Path) -> list[Path]:
+    """A packed set's run files in the order they were packed (its manifest's), so its first run stays first."""
+    files = sorted(folder.glob("run-*.xtc"))
+    manifest = folder / "manifest.json"
+    if not manifest.exists():
+        return files
+    try:
+        order = [r["file"] for r in json.loads(manifest.read_text())["runs"]]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(manifest, "not a packed set's manifest (needs runs[].file)") from None
+    rank = {name: k for k, name in enumerate(order)}
+    return sorted(files, key=lambda f: (rank.get(f.name, len(rank)), f.name))
+
+
 def load_trajectories(path: str | os.PathLike, heavy_only: bool = True) -> MDTrajectories:
     """Frames of an MD or rollout folder, an XTC/DCD next to ``topology.pdb``, or a (multi-model) PDB."""
     path = Path(path)
@@ -82,7 +97,7 @@ def load_trajectories(path: str | os.PathLike, heavy_only: bool = True) -> MDTra
         return _load_parent(path, heavy_only)
     if path.is_dir():
         top = path / "topology.pdb"
-        files = sorted(path.glob("walker-*.xtc")) or sorted(path.glob("frames.xtc")) or sorted(path.glob("run-*.xtc"))
+        files = sorted(path.glob("walker-*.xtc")) or sorted(path.glob("frames.xtc")) or _packed_runs(path)
         if not top.exists() or not files:
             raise InputError(path, "not a trajectory folder (needs topology.pdb and frames.xtc, walker-*.xtc or run-*.xtc)")
         loaded = _load(files, top)
