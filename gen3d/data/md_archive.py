@@ -16,12 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from gen3d.checkpoints import sha256_of
-from gen3d.data.md_frames import MDTrajectories, load_trajectories
+from gen3d.data.md_frames import MANIFEST, MDTrajectories, load_trajectories
 from gen3d.io.atomic import atomic_write_text
 from gen3d.io.errors import InputError
 from gen3d.io.xtc import write_xtc
-
-MANIFEST = "manifest.json"
 
 
 def _request_of(run: Path) -> dict:

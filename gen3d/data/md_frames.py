@@ -74,10 +74,13 @@ def _load(files: list[Path], top: Path | None):
     return loaded
 
 
+MANIFEST = "manifest.json"  # a packed set's list of runs (see md_archive)
+
+
 def _packed_runs(folder: Path) -> list[Path]:
     """A packed set's run files in the order they were packed (its manifest's), so its first run stays first."""
     files = sorted(folder.glob("run-*.xtc"))
-    manifest = folder / "manifest.json"
+    manifest = folder / MANIFEST
     if not manifest.exists():
         return files
     try:
