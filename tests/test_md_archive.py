@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gen3d.data.md_archive import pack_runs, verify_set
+from gen3d.data.md_archive import pack_runs, protocol_of, verify_set
 from gen3d.data.md_frames import load_trajectories, match_atoms
 from gen3d.io.errors import InputError
 from gen3d.md import build_capped_peptide, simulate
@@ -49,6 +49,18 @@ def test_a_set_loads_its_runs_in_packing_order(runs, tmp_path):
     (tmp_path / "set" / "manifest.json").write_text("[]")
     with pytest.raises(InputError, match="manifest"):
         load_trajectories(tmp_path / "set")
+
+
+def test_the_protocol_is_read_from_runs_and_sets_and_dropped_when_they_differ(runs, tmp_path):
+    # Cards take the MD protocol from the data they were trained on, whether run folders or packed sets.
+    pack_runs(runs, tmp_path / "set")
+    expected = json.loads((runs[0] / "meta.json").read_text())["request"]["protocol"]
+    assert expected["forcefield"] and protocol_of([runs[0]]) == expected
+    assert protocol_of([tmp_path / "set", runs[1]]) == expected
+    manifest = json.loads((tmp_path / "set" / "manifest.json").read_text())
+    manifest["runs"][1]["request"]["protocol"] = {**expected, "temperature_k": 350.0}
+    (tmp_path / "set" / "manifest.json").write_text(json.dumps(manifest))
+    assert protocol_of([tmp_path / "set"]) == {}
 
 
 def test_adding_a_run_of_another_system_is_refused(runs, tmp_path):

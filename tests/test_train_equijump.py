@@ -62,6 +62,7 @@ def test_training_run_exports_a_checkpoint_with_rollout_validation(tmp_path):
     assert info["step"] == 4 and "rollout_js_phi_psi" in info["validation"]
     model, card = load_jump_model(str(tmp_path / "run" / "export"))
     assert card["method"] == "equijump" and card["data"]["train_frames"] == 20 and card["tau_ps"] == 1.0
+    assert card["data"]["protocol"]["forcefield"] == ["amber14-all.xml", "implicit/obc2.xml"]  # read from the run, not typed
     assert "ALA:CB" in model.config.vocabulary
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert any("validation" in r for r in log)

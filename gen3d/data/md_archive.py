@@ -73,3 +73,19 @@ def verify_set(folder: str | os.PathLike) -> list[str]:
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST).read_text())
     return [r["file"] for r in manifest["runs"] if sha256_of(folder / r["file"]) != r["sha256"]]
+
+
+def protocol_of(paths: list[str | os.PathLike]) -> dict:
+    """The MD protocol shared by every run in ``paths`` (run folders or packed sets); empty when unknown or mixed.
+
+    Cards state the protocol their data was made with; reading it from the runs keeps it from being typed by hand.
+    """
+    protocols = []
+    for path in map(Path, paths):
+        manifest = path / MANIFEST
+        if manifest.exists():
+            protocols += [r.get("request", {}).get("protocol") for r in json.loads(manifest.read_text()).get("runs", [])]
+        else:
+            protocols.append(_request_of(path).get("protocol"))
+    first = protocols[0] if protocols else None
+    return dict(first) if first and all(p == first for p in protocols) else {}

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from gen3d.checkpoints import save_checkpoint
+from gen3d.data.md_archive import protocol_of
 from gen3d.data.md_frames import MDTrajectories, lagged_pairs, load_trajectories
 from gen3d.models.equijump import VERSION, EquiJumpConfig, Interpolant, build_network
 from gen3d.models.equijump.interpolant import centred
@@ -200,6 +201,7 @@ def make_card(
 ) -> dict:
     """The checkpoint card; rollout metrics are added by the evaluation that measures them."""
     frames = sum(len(t) for t in task.train_frames)
+    paths = [data_cfg["trajectories"]] if isinstance(data_cfg["trajectories"], str) else list(data_cfg["trajectories"])
     return {
         "name": name,
         "method": "equijump",
@@ -208,8 +210,8 @@ def make_card(
         "tau_ps": task.config.tau_ps,
         "data": {
             "source": data_cfg.get("source", "reference MD"),
-            "protocol": data_cfg.get("protocol", {}),
-            "trajectories": [str(p) for p in ([data_cfg["trajectories"]] if isinstance(data_cfg["trajectories"], str) else data_cfg["trajectories"])],
+            "protocol": data_cfg.get("protocol") or protocol_of(paths),
+            "trajectories": [str(p) for p in paths],
             "frame_interval_ps": task.data.dt_ps,
             "train_frames": frames,
             "train_ns": round(frames * task.data.dt_ps / 1000, 3),
