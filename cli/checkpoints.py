@@ -1,4 +1,4 @@
-"""``gen3d checkpoints``: list registered models and their shipped checkpoints."""
+"""``gen3d checkpoints``: list registered models and their shipped checkpoints; publish and interpolate."""
 
 from __future__ import annotations
 
@@ -64,5 +64,28 @@ def publish(
         card = publish_checkpoint(source, shipped_dir() / name, report, command, extra)
         measured = len(card["metrics"]["values"]) if card.get("metrics") else 0
         console.print(f"published {name}: sha256 {card['sha256'][:16]}..., {measured} measured metrics")
+
+    guarded(body)
+
+
+@app.command()
+def interpolate(
+    start: str = typer.Argument(..., help="Checkpoint at alpha = 0 (shipped name or folder)."),
+    end: str = typer.Argument(..., help="Checkpoint at alpha = 1, same architecture (e.g. a fine-tune of START)."),
+    alpha: float = typer.Option(..., "--alpha", min=0.0, max=1.0, help="Weight of END: (1 - alpha) * START + alpha * END."),
+    out: Path = typer.Option(..., "--out", help="Folder for the interpolated checkpoint."),
+) -> None:
+    """Interpolate two checkpoints of one architecture in weight space (WiSE-FT between a model and its fine-tune).
+
+    The card is END's, less its measurements, with both parents' sha256 under `interpolation`.
+
+    Example: `gen3d checkpoints interpolate equijump-cln025 runs/ft/export --alpha 0.5 --out runs/blend`
+    """
+
+    def body() -> None:
+        from gen3d.weight_interpolation import interpolate_checkpoints
+
+        card = interpolate_checkpoints(start, end, alpha, out)
+        console.print(f"wrote {out}: alpha {alpha:g}, sha256 {card['sha256'][:16]}...")
 
     guarded(body)
