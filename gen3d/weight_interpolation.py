@@ -35,10 +35,15 @@ def interpolate_checkpoints(
     card["interpolation"] = {
         "alpha": alpha,
         "weights": "(1 - alpha) * start + alpha * end, tensor by tensor",
-        "start": {"checkpoint": Path(start).name, "sha256": card_a["sha256"]},
-        "end": {"checkpoint": Path(end).name, "sha256": card_b["sha256"]},
+        "start": {"checkpoint": _label(start), "sha256": card_a["sha256"]},
+        "end": {"checkpoint": _label(end), "sha256": card_b["sha256"]},
     }
     return save_checkpoint(Path(dest), state, card)
+
+
+def _label(checkpoint: str | os.PathLike) -> str:
+    """A short name for a parent: a shipped name, or the last two parts of its path (``run/export``), never a full path."""
+    return "/".join(Path(checkpoint).parts[-2:])
 
 
 def _mix(name: str, a, b, alpha: float):

@@ -29,6 +29,7 @@ def test_mixes_every_float_tensor(tmp_path, alpha):
     assert torch.equal(state["step"], a["step"])
     assert loaded["interpolation"]["alpha"] == alpha and card["sha256"] == loaded["sha256"]
     assert loaded["interpolation"]["start"]["sha256"] != loaded["interpolation"]["end"]["sha256"]
+    assert loaded["interpolation"]["end"]["checkpoint"] == f"{tmp_path.name}/b"  # no full machine path in a card
     assert "metrics" not in loaded  # the parent's measurements do not describe the blend
 
 
