@@ -28,9 +28,9 @@ def interpolate_checkpoints(
             raise CheckpointError(f"checkpoints differ in '{key}': only one architecture can be interpolated")
     state_a, _ = load_checkpoint(start, card_a["method"])
     state_b, _ = load_checkpoint(end, card_b["method"])
-    state = {name: _mix(name, state_a[name], state_b.get(name), alpha) for name in state_a}
     if set(state_b) != set(state_a):
         raise CheckpointError("checkpoints hold different tensors: only one architecture can be interpolated")
+    state = {name: _mix(name, state_a[name], state_b[name], alpha) for name in state_a}
     card = {k: v for k, v in card_b.items() if k not in _MEASURED}
     card["interpolation"] = {
         "alpha": alpha,
@@ -48,7 +48,7 @@ def _label(checkpoint: str | os.PathLike) -> str:
 
 def _mix(name: str, a, b, alpha: float):
     """One tensor of the interpolation; integer tensors (counters, indices) must agree."""
-    if b is None or a.shape != b.shape or a.dtype != b.dtype:
+    if a.shape != b.shape or a.dtype != b.dtype:
         raise CheckpointError(f"tensor '{name}' differs in shape or type between the checkpoints")
     if not a.dtype.is_floating_point:
         if not bool((a == b).all()):

@@ -63,9 +63,8 @@ def run_md_replicas(
         raise InputError("--replicas and --jobs must be at least 1")
     folders = [Path(out) / f"seed-{seed + k}" for k in range(replicas)]
     total = replicas * int(round(ns * 1000 / options.get("save_every_ps", 1.0)))
-    pool = ProcessPoolExecutor(max_workers=min(jobs, replicas), mp_context=get_context("spawn"),
-                               initializer=exit_with_parent, initargs=(os.getpid(),))
-    with pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, replicas), mp_context=get_context("spawn"),
+                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_md, folder, ns, seed=seed + k, **options) for k, folder in enumerate(folders)]
         while wait(futures, timeout=2.0).not_done:
             if on_frames:
